@@ -1,0 +1,240 @@
+"""Learned image codecs with CompressAI's contract: ``forward``, ``compress``, ``decompress``.
+
+Workflow::
+
+    model = MeanScaleHyperprior(N=128, M=192)
+    out = model(x)                         # training: {"x_hat", "likelihoods": {"y", "z"}}
+    enc = model.compress(x)                # {"strings": [[y bytes], [z bytes]], "shape": (h, w)}
+    x_hat = model.decompress(**enc)["x_hat"]
+
+``x`` is ``(B, 3, H, W)`` in ``[0, 1]``. Any ``H, W`` works: inputs are padded by edge
+replication to a multiple of :attr:`downsampling` and ``x_hat`` is cropped back (``compress``
+records the size). The probability tables refresh themselves when the weights change.
+
+Determinism: the hyper-synthesis ``h_s`` that predicts the entropy parameters runs in float64
+at coding time, so encoder and decoder derive the same table indexes and means even when their
+float32 arithmetic would differ in the last bit; a mismatch there would garble the rest of the
+bitstream.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from .entropy_models import EntropyBottleneck, GaussianConditional
+from .layers import analysis_transform, conv, deconv, synthesis_transform
+from .quantization import quantize
+
+__all__ = ["CompressionModel", "FactorizedPrior", "ScaleHyperprior", "MeanScaleHyperprior",
+           "ARCHITECTURES", "build_model"]
+
+
+def pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    H, W = x.shape[-2:]
+    ph, pw = (-H) % multiple, (-W) % multiple
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+class CompressionModel(nn.Module):
+    """Base class: padding, the auxiliary loss, the training quantization proxy, table upkeep.
+
+    ``proxy`` chooses how ``forward`` quantizes while training (see
+    :mod:`codec_lib.quantization`); ``"mixed"`` uses noise for the rate and straight-through
+    rounding for the decoder input (Minnen & Singh, ICIP 2020). ``proxy_kw`` carries the
+    ``alpha`` of soft rounding or the ``tau`` of Gumbel annealing, for schedules.
+    """
+
+    downsampling = 16
+
+    def __init__(self):
+        super().__init__()
+        self.proxy, self.proxy_kw = "mixed", {}
+
+    def _q(self, em, *args, **kwargs):
+        """Run entropy model ``em``; return (decoder input, rate input likelihoods)."""
+        if not self.training:
+            return em(*args, mode="round", **kwargs)
+        if self.proxy == "mixed":
+            y_tilde, lik = em(*args, mode="noise", **kwargs)
+            means = kwargs.get("means")
+            if means is None and isinstance(em, EntropyBottleneck):
+                means = em.medians.view(1, -1, 1, 1)
+            return quantize(args[0], "ste", means), lik
+        return em(*args, mode=self.proxy, **kwargs, **self.proxy_kw)
+
+    def aux_loss(self) -> torch.Tensor:
+        """Sum of the factorized densities' quantile losses (optimized separately)."""
+        return sum(m.loss() for m in self.modules() if isinstance(m, EntropyBottleneck))
+
+    def update_tables(self, force: bool = False) -> None:
+        """Rebuild stale CDF tables now (``compress``/``decompress`` also do it on their own)."""
+        for m in self.modules():
+            if hasattr(m, "update_tables") and m is not self:
+                m.update_tables(force)
+
+    def forward(self, x: torch.Tensor) -> dict:
+        H, W = x.shape[-2:]
+        out = self._forward(pad_to(x, self.downsampling))
+        out["x_hat"] = out["x_hat"][..., :H, :W]
+        return out
+
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, coder=None, return_x_hat: bool = False) -> dict:
+        """Code ``x``; with ``return_x_hat`` also give the encoder's reconstruction, which is
+        bit-identical to what ``decompress`` will produce."""
+        H, W = x.shape[-2:]
+        out, y_hat = self._compress(pad_to(x, self.downsampling), coder)
+        out["size"] = (H, W)
+        if return_x_hat:
+            out["x_hat"] = self.g_s(y_hat.float()).clamp_(0, 1)[..., :H, :W]
+        return out
+
+    @torch.no_grad()
+    def decompress(self, strings: list[list[bytes]], shape: tuple[int, int],
+                   size: tuple[int, int] | None = None, coder=None) -> dict:
+        x_hat = self._decompress(strings, tuple(shape), coder).clamp_(0, 1)
+        if size is not None:
+            x_hat = x_hat[..., : size[0], : size[1]]
+        return {"x_hat": x_hat}
+
+    def _double_call(self, module: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+        """Run ``module`` in float64 without touching its (float32) parameters."""
+        params = {k: v.double() for k, v in module.named_parameters()}
+        params.update({k: v.double() if v.is_floating_point() else v
+                       for k, v in module.named_buffers()})
+        return functional_call(module, params, tuple(t.double() for t in inputs))
+
+
+class FactorizedPrior(CompressionModel):
+    """Factorized-prior codec (Balle, Laparra & Simoncelli, "End-to-end optimized image
+    compression", ICLR 2017; the learned density of Balle et al. 2018).
+
+    ``x -> g_a -> y -> Q -> y_hat -> g_s -> x_hat`` with ``p(y_hat) = prod_c p_c(y_hat_c)``.
+    """
+
+    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn"):
+        super().__init__()
+        self.N, self.M, self.act = N, M, act
+        self.g_a = analysis_transform(N, M, act)        # (B, 3, H, W) -> (B, M, H/16, W/16)
+        self.g_s = synthesis_transform(N, M, act)
+        self.entropy_bottleneck = EntropyBottleneck(M)
+
+    def _forward(self, x):
+        y = self.g_a(x)
+        y_hat, y_likelihoods = self._q(self.entropy_bottleneck, y)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods}}
+
+    def _compress(self, x, coder):
+        y = self.g_a(x)
+        eb = self.entropy_bottleneck
+        y_hat = torch.round(y - eb.medians.view(1, -1, 1, 1)) + eb.medians.view(1, -1, 1, 1)
+        return {"strings": [eb.compress(y, coder)], "shape": tuple(y.shape[-2:])}, y_hat
+
+    def _decompress(self, strings, shape, coder):
+        y_hat = self.entropy_bottleneck.decompress(strings[0], shape, coder)
+        return self.g_s(y_hat)
+
+
+class ScaleHyperprior(CompressionModel):
+    """Scale hyperprior (Balle, Minnen, Singh, Hwang & Johnston, "Variational image compression
+    with a scale hyperprior", ICLR 2018).
+
+    Side information ``z = h_a(|y|)`` is coded with a factorized prior and tells the decoder the
+    scale of every latent: ``sigma = h_s(z_hat)``, ``y_hat ~ N(0, sigma^2)``.
+    """
+
+    downsampling = 64
+
+    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn"):
+        super().__init__()
+        self.N, self.M, self.act = N, M, act
+        self.g_a = analysis_transform(N, M, act)
+        self.g_s = synthesis_transform(N, M, act)
+        self.h_a = nn.Sequential(                       # (B, M, h, w) -> (B, N, h/4, w/4)
+            conv(M, N, 3, 1), nn.ReLU(inplace=True),
+            conv(N, N), nn.ReLU(inplace=True),
+            conv(N, N),
+        )
+        self.h_s = nn.Sequential(                       # (B, N, h/4, w/4) -> (B, M, h, w)
+            deconv(N, N), nn.ReLU(inplace=True),
+            deconv(N, N), nn.ReLU(inplace=True),
+            conv(N, M, 3, 1), nn.ReLU(inplace=True),
+        )
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional()
+
+    def _hyper_in(self, y):
+        return torch.abs(y)
+
+    def _params(self, z_hat, double: bool = False):
+        """``(scales, means)`` from ``z_hat``; float64 at coding time."""
+        out = self._double_call(self.h_s, z_hat) if double else self.h_s(z_hat)
+        return out, None
+
+    def _forward(self, x):
+        y = self.g_a(x)
+        z = self.h_a(self._hyper_in(y))
+        z_hat, z_likelihoods = self._q(self.entropy_bottleneck, z)
+        scales, means = self._params(z_hat)
+        y_hat, y_likelihoods = self._q(self.gaussian_conditional, y, scales, means=means)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def _compress(self, x, coder):
+        y = self.g_a(x)
+        z = self.h_a(self._hyper_in(y))
+        eb = self.entropy_bottleneck
+        z_strings = eb.compress(z, coder)
+        z_hat = torch.round(z - eb.medians.view(1, -1, 1, 1)) + eb.medians.view(1, -1, 1, 1)
+        scales, means = self._params(z_hat, double=True)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_strings, y_hat = self.gaussian_conditional.compress(y, indexes, means, coder)
+        return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:])}, y_hat
+
+    def _decompress(self, strings, shape, coder):
+        z_hat = self.entropy_bottleneck.decompress(strings[1], shape, coder)
+        scales, means = self._params(z_hat, double=True)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_hat = self.gaussian_conditional.decompress(strings[0], indexes, means, coder)
+        return self.g_s(y_hat.float())
+
+
+class MeanScaleHyperprior(ScaleHyperprior):
+    """Mean-scale hyperprior (Minnen, Balle & Toderici, "Joint autoregressive and hierarchical
+    priors for learned image compression", NeurIPS 2018, without the autoregressive context).
+
+    ``h_s`` predicts a mean as well as a scale per latent, and ``y`` is rounded around its mean.
+    """
+
+    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn"):
+        super().__init__(N, M, act)
+        self.h_a = nn.Sequential(
+            conv(M, N, 3, 1), nn.LeakyReLU(inplace=True),
+            conv(N, N), nn.LeakyReLU(inplace=True),
+            conv(N, N),
+        )
+        self.h_s = nn.Sequential(
+            deconv(N, M), nn.LeakyReLU(inplace=True),
+            deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
+            conv(M * 3 // 2, M * 2, 3, 1),
+        )
+
+    def _hyper_in(self, y):
+        return y
+
+    def _params(self, z_hat, double: bool = False):
+        out = self._double_call(self.h_s, z_hat) if double else self.h_s(z_hat)
+        scales, means = out.chunk(2, dim=1)
+        return scales, means
+
+
+ARCHITECTURES = {"factorized": FactorizedPrior, "hyperprior": ScaleHyperprior,
+                 "mean-scale": MeanScaleHyperprior}
+
+
+def build_model(arch: str, N: int = 128, M: int = 192, act: str = "gdn") -> CompressionModel:
+    """Instantiate an architecture by name (``factorized``, ``hyperprior``, ``mean-scale``)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](N=N, M=M, act=act)

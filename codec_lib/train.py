@@ -1,0 +1,213 @@
+"""Training: the rate-distortion Lagrangian and the one ``fit`` loop used everywhere.
+
+A codec with parameters ``psi`` minimizes, over training crops ``x``,
+
+    J(psi) = R + lmbda * D = E[ -log2 p(y_hat) - log2 p(z_hat) ] / pixels  +  lmbda * 255^2 * MSE
+
+(bits per pixel plus weighted distortion; the ``255^2`` puts MSE on the 8-bit scale, so the
+``lmbda`` values match CompressAI's quality ladder). The factorized densities' quantiles are
+learned by a separate auxiliary loss with its own optimizer, as in Balle et al.'s reference code.
+
+``fit`` uses the GPU when there is one (bfloat16 autocast for the transforms, channels-last),
+shows a tqdm progress bar, writes ``last.pt`` every ``checkpoint_every`` steps (atomically) and
+resumes exactly: the batches are a function of ``(seed, step)`` (:mod:`codec_lib.data`) and the
+checkpoint holds the model, both optimizers and every random generator's state.
+
+Example::
+
+    cfg = TrainConfig(arch="mean-scale", N=64, M=96, lmbda=0.013, steps=2000, out="runs/demo")
+    model = fit(cfg)                  # run again with the same cfg to continue where it stopped
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data import ImageFolder, training_loader
+from .models import CompressionModel, build_model
+
+__all__ = ["TrainConfig", "rd_loss", "fit", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
+
+# CompressAI's MSE quality ladder (lambda for quality 1..8), used by its pretrained models.
+LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved inside its checkpoints)."""
+    arch: str = "mean-scale"          # factorized | hyperprior | mean-scale
+    N: int = 128
+    M: int = 192
+    act: str = "gdn"
+    lmbda: float = 0.0130
+    steps: int = 100_000
+    batch_size: int = 8
+    crop: int = 256
+    scale: tuple[float, float] = (0.6, 1.0)   # random down-scaling range of the crops
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    lr_drop: float = 0.9              # multiply lr by 0.1 after this fraction of the steps
+    clip_grad: float = 1.0
+    proxy: str = "mixed"              # quantization proxy, see codec_lib.quantization
+    seed: int = 0
+    workers: int = 0
+    train: list[str] = field(default_factory=list)   # folders; empty -> embedded sample photos
+    val: str | None = None            # folder of validation images (center crops)
+    out: str = "runs/run"
+    checkpoint_every: int = 1000
+    threads: int | None = None        # torch CPU threads (None: torch's default)
+    init: str | None = None           # start from these weights (a codec_lib checkpoint)
+
+
+def rd_loss(out: dict, x: torch.Tensor, lmbda: float) -> dict:
+    """``{"loss", "bpp", "mse"}`` for a model output ``out`` on the batch ``x (B, 3, H, W)``."""
+    B, _, H, W = x.shape
+    bpp = sum(torch.log2(l.float()).sum() for l in out["likelihoods"].values()) / (-B * H * W)
+    mse = F.mse_loss(out["x_hat"].float(), x)
+    return {"loss": bpp + lmbda * 255**2 * mse, "bpp": bpp, "mse": mse}
+
+
+def configure_optimizers(model: CompressionModel, lr: float, aux_lr: float):
+    """Adam on the network, and a separate Adam on the quantiles of the auxiliary loss."""
+    aux = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
+    main = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    return torch.optim.Adam(main, lr=lr), torch.optim.Adam(aux, lr=aux_lr)
+
+
+@torch.no_grad()
+def evaluate_loss(model: CompressionModel, images: list[torch.Tensor], lmbda: float) -> dict:
+    """Mean RD loss, bpp and PSNR with real rounding (eval mode) over ``images``."""
+    was_training, dev = model.training, next(model.parameters()).device
+    model.eval()
+    rows = [{k: float(v) for k, v in rd_loss(model(x.to(dev)), x.to(dev), lmbda).items()}
+            for x in images]
+    model.train(was_training)
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+    mean["psnr"] = -10 * math.log10(max(mean["mse"], 1e-12))
+    return mean
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _val_images(folder: str | None, crop: int) -> list[torch.Tensor]:
+    if not folder:
+        return []
+    from .data import list_images, to_tensor
+    from PIL import Image
+    out = []
+    for p in list_images(folder)[:16]:
+        x = to_tensor(Image.open(p))
+        H, W = x.shape[-2:]
+        c = min(crop, H, W) // 64 * 64
+        top, left = (H - c) // 2, (W - c) // 2
+        out.append(x[..., top: top + c, left: left + c])
+    return out
+
+
+def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool = True,
+        device: str | None = None) -> CompressionModel:
+    """Train (or continue training) a codec as ``cfg`` says; returns the model in eval mode.
+
+    If ``cfg.out/last.pt`` exists the run resumes from it; the result is identical to a run
+    that was never interrupted.
+    """
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = model or build_model(cfg.arch, cfg.N, cfg.M, cfg.act)
+    if cfg.init and not (out / "last.pt").exists():
+        from .zoo import load_checkpoint
+        model.load_state_dict(load_checkpoint(cfg.init).state_dict())
+    model.to(device).train()
+    model.proxy = cfg.proxy
+    cuda = device.startswith("cuda")
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr)
+    step, history = 0, []
+    if (out / "last.pt").exists():
+        ck = torch.load(out / "last.pt", map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        aux_opt.load_state_dict(ck["aux_optimizer"])
+        step, history = ck["step"], ck["history"]
+        _set_rng_state(ck["rng"])
+    dataset = ImageFolder(cfg.train or None, crop=cfg.crop, scale=tuple(cfg.scale))
+    loader = training_loader(dataset, cfg.batch_size, cfg.seed, step, cfg.steps, cfg.workers)
+    val = _val_images(cfg.val, cfg.crop)
+
+    def checkpoint(step):
+        if val:
+            history.append({"step": step, **{f"val_{k}": v for k, v in
+                                             evaluate_loss(model, val, cfg.lmbda).items()}})
+        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "aux_optimizer": aux_opt.state_dict(), "step": step, "history": history,
+                      "rng": _rng_state(), "config": asdict(cfg)}, out / "last.pt")
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"fit {cfg.arch}",
+               dynamic_ncols=True)
+    done = [h["wall_s"] for h in history if "wall_s" in h]
+    t0, run = time.time() - (done[-1] if done else 0.0), {}
+    for x in loader:
+        lr = cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x = x.to(device, non_blocking=True)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            res = rd_loss(model(x), x, cfg.lmbda)
+        opt.zero_grad(set_to_none=True)
+        res["loss"].backward()
+        if cfg.clip_grad:   # the network only: the quantiles' grads belong to the aux loss
+            torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], cfg.clip_grad)
+        opt.step()
+        aux = model.aux_loss()
+        aux_opt.zero_grad(set_to_none=True)
+        aux.backward()
+        aux_opt.step()
+        step += 1
+        for k, v in (("loss", res["loss"]), ("bpp", res["bpp"]), ("mse", res["mse"]), ("aux", aux)):
+            v = float(v.detach())
+            run[k] = 0.98 * run.get(k, v) + 0.02 * v                    # smoothed for the bar
+        bar.update(1)
+        bar.set_postfix(loss=f"{run['loss']:.3f}", bpp=f"{run['bpp']:.3f}",
+                        psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}", aux=f"{run['aux']:.0f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})
+            checkpoint(step)
+    bar.close()
+    return model.eval()

@@ -1,0 +1,215 @@
+"""Model zoo: trained checkpoints, their manifest, loading with integrity checks.
+
+Checkpoints live in ``data/checkpoints/`` of the repository, or in the folder named by
+``$CODEC_LIB_CHECKPOINTS``. ``manifest.json`` there lists every file with its architecture,
+quality, ``lmbda``, sha256, the hash of its weights (which bitstreams carry) and how it was
+trained. Loading checks the file's sha256 against the manifest and refuses an altered file.
+
+A checkpoint file is a ``torch.save`` dict (loaded with ``weights_only=True``)::
+
+    {"format": "codec_lib.checkpoint", "version": 1, "name": "mean-scale", "quality": 4,
+     "arch": "mean-scale", "N": 64, "M": 96, "act": "gdn", "lmbda": 0.013, "objective": "mse",
+     "state_dict": {...float16 weights, int32 probability tables...}, "meta": {...}}
+
+Weights are stored in half precision (the decoder computes in float32 after loading); the
+integer probability tables are stored as they are, so every machine codes with the same
+integers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import ModelError
+from .models import CompressionModel, build_model
+
+__all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "list_models", "resolve",
+           "load_model", "load_checkpoint", "save_checkpoint", "weights_hash", "sha256_file",
+           "find_model"]
+
+CHECKPOINT_ENV = "CODEC_LIB_CHECKPOINTS"
+FORMAT = "codec_lib.checkpoint"
+
+
+def checkpoint_dir() -> Path:
+    """``$CODEC_LIB_CHECKPOINTS`` or the repository's ``data/checkpoints``."""
+    env = os.environ.get(CHECKPOINT_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+
+
+def read_manifest(folder: Path | None = None) -> dict:
+    path = (folder or checkpoint_dir()) / "manifest.json"
+    if not path.exists():
+        return {"models": [], "default": None}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{path} is not valid JSON ({e})") from None
+
+
+def list_models() -> list[dict]:
+    """One entry per model name: ``name, kind, objective, qualities, default, arch, N, M``."""
+    man = read_manifest()
+    default = (man.get("default") or {}).get("model")
+    out: dict[str, dict] = {}
+    for e in man["models"]:
+        m = out.setdefault(e["name"], {
+            "name": e["name"], "kind": e.get("kind", "image"), "objective": e.get("objective", "mse"),
+            "qualities": [], "default": e["name"] == default, "arch": e["arch"], "N": e["N"],
+            "M": e["M"], "lmbdas": [], "device": e.get("training", {}).get("device")})
+        m["qualities"].append(e["quality"])
+        m["lmbdas"].append(e["lmbda"])
+    for m in out.values():
+        order = sorted(range(len(m["qualities"])), key=m["qualities"].__getitem__)
+        m["qualities"] = [m["qualities"][i] for i in order]
+        m["lmbdas"] = [m["lmbdas"][i] for i in order]
+        m["default_quality"] = _default_quality(man, m["name"], m["qualities"])
+    return list(out.values())
+
+
+def _default_quality(man: dict, name: str, qualities: list[int]) -> int:
+    d = man.get("default") or {}
+    if d.get("model") == name and d.get("quality") in qualities:
+        return d["quality"]
+    return qualities[(len(qualities) - 1) // 2]
+
+
+def resolve(name: str | None = None, quality: int | None = None) -> dict:
+    """The manifest entry for ``(name, quality)``; ``None`` picks the defaults."""
+    man = read_manifest()
+    if not man["models"]:
+        raise ModelError(f"no trained models are installed (looked in {checkpoint_dir()})")
+    name = name or (man.get("default") or {}).get("model") or man["models"][0]["name"]
+    entries = [e for e in man["models"] if e["name"] == name]
+    if not entries:
+        names = sorted({e["name"] for e in man["models"]})
+        raise ModelError(f"unknown model {name!r}; installed: {', '.join(names)}")
+    qualities = sorted(e["quality"] for e in entries)
+    quality = _default_quality(man, name, qualities) if quality is None else quality
+    for e in entries:
+        if e["quality"] == quality:
+            return e
+    raise ModelError(f"model {name!r} has no quality {quality}; available: {qualities}")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def weights_hash(model: CompressionModel) -> bytes:
+    """First 8 bytes of the sha256 of all weights and tables (written into every bitstream)."""
+    model.update_tables()
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        t = v.detach().cpu().contiguous()
+        h.update(k.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.digest()[:8]
+
+
+def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str, quality: int,
+                    lmbda: float, objective: str = "mse", meta: dict | None = None) -> str:
+    """Write a half-precision checkpoint (tables included); returns its sha256."""
+    model.update_tables()
+    sd = {k: (v.half() if v.is_floating_point() and "scale_table" not in k else v).cpu()
+          for k, v in model.state_dict().items()}
+    arch = {v: k for k, v in _arch_names().items()}[type(model)]
+    obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality), "arch": arch,
+           "N": model.N, "M": model.M, "act": model.act, "lmbda": float(lmbda),
+           "objective": objective, "state_dict": sd, "meta": meta or {}}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return sha256_file(path)
+
+
+def _arch_names():
+    from .models import ARCHITECTURES
+    return ARCHITECTURES
+
+
+def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> CompressionModel:
+    """Load a checkpoint file (verifying ``sha256`` if given) into a model in eval mode.
+
+    The model gets ``codec_name`` and ``codec_quality`` attributes for the bitstream header.
+    The tables are rebuilt if the file (an older format) has none.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"checkpoint {path} is missing")
+    if sha256 is not None and sha256_file(path) != sha256:
+        raise ModelError(f"checkpoint {path.name} does not match its manifest sha256 (altered or "
+                         "corrupted file)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:   # pickle, zip or torch errors all mean the same to the user
+        raise ModelError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a codec_lib checkpoint")
+    model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"))
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+    model.load_state_dict(sd)
+    model.codec_name, model.codec_quality = obj["name"], obj["quality"]
+    model.lmbda = obj.get("lmbda")
+    return model.eval()
+
+
+_CACHE: dict[tuple, CompressionModel] = {}
+
+
+def load_model(name: str | None = None, quality: int | None = None) -> CompressionModel:
+    """Load an installed model by name and quality (defaults from the manifest); cached."""
+    e = resolve(name, quality)
+    key = (e["name"], e["quality"], e["sha256"])
+    if key not in _CACHE:
+        _CACHE[key] = load_checkpoint(checkpoint_dir() / e["file"], e["sha256"])
+    return _CACHE[key]
+
+
+def find_model(name: str, quality: int, whash: bytes) -> CompressionModel:
+    """The installed model a bitstream was made with, or a :class:`ModelError` saying why not."""
+    try:
+        e = resolve(name, quality)
+    except ModelError:
+        raise ModelError(f"the file was made with model {name!r} quality {quality}, which is not "
+                         "installed (pass --model CHECKPOINT if you have it)") from None
+    if bytes.fromhex(e.get("weights_hash", "")) != whash:
+        raise ModelError(f"the file was made with other weights of {name!r} quality {quality} "
+                         f"(hash {whash.hex()}, installed {e.get('weights_hash')})")
+    return load_model(name, quality)
+
+
+def register(path: str | os.PathLike, training: dict | None = None, default: bool = False,
+             extra: dict | None = None) -> dict:
+    """Add (or replace) the manifest entry of a checkpoint that lies in the checkpoint folder."""
+    path = Path(path).resolve()
+    folder = path.parent
+    model = load_checkpoint(path)
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    entry = {"name": obj["name"], "kind": "image", "objective": obj.get("objective", "mse"),
+             "arch": obj["arch"], "N": obj["N"], "M": obj["M"], "quality": obj["quality"],
+             "lmbda": obj["lmbda"], "file": path.name, "sha256": sha256_file(path),
+             "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size,
+             "training": training or obj.get("meta", {}).get("training", {}), **(extra or {})}
+    man = read_manifest(folder)
+    man["models"] = [e for e in man["models"]
+                     if not (e["name"] == entry["name"] and e["quality"] == entry["quality"])]
+    man["models"].append(entry)
+    man["models"].sort(key=lambda e: (e["name"], e["quality"]))
+    if default or not man.get("default"):
+        man["default"] = {"model": entry["name"], "quality": entry["quality"]}
+    man["format"] = 1
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(man, indent=2) + "\n")
+    os.replace(tmp, folder / "manifest.json")
+    _CACHE.clear()
+    return entry
