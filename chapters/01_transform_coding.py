@@ -477,20 +477,16 @@ print(f"encode + decode time on this machine: ours {t_ours * 1e3:.0f} ms, Pillow
 # (Goyal 2001)
 #
 # $$
-# D_T(R) pprox c \, \Big( \prod_{k=1}^{d} \sigma_k^2 \Big)^{1/d} \, 2^{-2R},
+# D_T(R) \approx c \, \Big( \prod_{k=1}^{d} \sigma_k^2 \Big)^{1/d} \, 2^{-2R},
 # $$
 #
 # where $\sigma_k^2$ is the variance of coefficient $k$, while coding the pixels directly gives
-# $D_I(R) pprox c\, \sigma_x^2\, 2^{-2R}$. Because $T$ is orthonormal,
-# $
-# rac{1}{d}\sum_k \sigma_k^2 = \sigma_x^2$, so the ratio is the **coding gain**
+# $D_I(R) \approx c\, \sigma_x^2\, 2^{-2R}$. Because $T$ is orthonormal,
+# $\frac{1}{d}\sum_k \sigma_k^2 = \sigma_x^2$, so the ratio is the **coding gain**
 #
 # $$
-# G_T = 
-# rac{
-# rac{1}{d} \sum_k \sigma_k^2}{\left( \prod_k \sigma_k^2 
-# ight)^{1/d}}
-# \qquad (	ext{arithmetic over geometric mean}),
+# G_T = \frac{\frac{1}{d} \sum_k \sigma_k^2}{\left( \prod_k \sigma_k^2 \right)^{1/d}}
+# \qquad (\text{arithmetic over geometric mean}),
 # $$
 #
 # and every factor of 4 in $G_T$ saves one bit per sample at the same distortion ($10\log_{10} G_T$

@@ -5,6 +5,7 @@
     codec-lib compress photo.png photo.clb [--model NAME] [--quality Q]
     codec-lib decompress photo.clb photo_hat.png
     codec-lib info photo.clb [--json]
+    codec-lib demo [--image astronaut] [--out demo]
     codec-lib models [--json]
     codec-lib eval DIR [--model NAME] [--quality Q ...] --json results.json
     codec-lib train --arch mean-scale --N 64 --M 96 --lmbda 0.013 --steps 10000 --out runs/x
@@ -218,6 +219,46 @@ def cmd_export(a) -> None:
         print(f"registered {e['name']} q{e['quality']} in {out.resolve().parent / 'manifest.json'}")
 
 
+def cmd_demo(a) -> None:
+    """Compress an embedded sample photo, decode it, and compare with JPEG at a similar size."""
+    import io
+    from PIL import Image
+    from .codec import decode_image, encode_image
+    from .data import sample_images
+    from .metrics import ms_ssim, psnr
+    photos = dict(sample_images())
+    if a.image not in photos:
+        raise UsageError(f"unknown sample photo {a.image!r}; choose one of {sorted(photos)}")
+    img, out = photos[a.image], Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = _model(a.model, a.quality)
+    paths = {k: out / f"{a.image}{k}" for k in (".png", ".clb", "_decoded.png", "_jpeg.jpg")}
+    for p in paths.values():
+        _check_output("", str(p), a.force)
+    enc = encode_image(img, model)
+    _write_atomic(paths[".png"], lambda f: img.save(f, format="PNG"))
+    _write_atomic(paths[".clb"], lambda f: f.write(enc.data))
+    dec = decode_image(paths[".clb"].read_bytes())
+    _write_atomic(paths["_decoded.png"], lambda f: dec.save(f, format="PNG"))
+    best = None                                     # the JPEG quality whose size is closest
+    for q in range(5, 96):
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=q, subsampling=2)
+        if best is None or abs(len(buf.getvalue()) - len(enc.data)) < abs(len(best[1]) - len(enc.data)):
+            best = (q, buf.getvalue())
+    _write_atomic(paths["_jpeg.jpg"], lambda f: f.write(best[1]))
+    jpg = Image.open(io.BytesIO(best[1])).convert("RGB")
+    W, H = img.size
+    h = enc.header
+    print(f"{a.image} ({W}x{H}), model {h.model} quality {h.quality}:")
+    for label, n, rec in ((f"codec_lib  {paths['.clb'].name}", len(enc.data), dec),
+                          (f"JPEG q={best[0]:<3d} {paths['_jpeg.jpg'].name}", len(best[1]), jpg)):
+        print(f"  {label:34s} {n:7d} bytes  {8 * n / (W * H):.3f} bpp  "
+              f"PSNR {psnr(img, rec):.2f} dB  MS-SSIM {ms_ssim(img, rec):.4f}")
+    print(f"  decoded image: {paths['_decoded.png']} (identical to the encoder's reconstruction: "
+          f"{dec.tobytes() == enc.x_hat.tobytes()})")
+
+
 def _coder(a):
     from .entropy_coding import get_coder
     return get_coder(a.coder) if getattr(a, "coder", None) else None
@@ -280,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     t.add_argument("--init", help="start from the weights of this codec_lib checkpoint")
     t.set_defaults(func=cmd_train)
+
+    de = sub.add_parser("demo", help="compress an embedded sample photo and compare with JPEG")
+    de.add_argument("--image", default="astronaut", help="astronaut, coffee, chelsea or rocket")
+    de.add_argument("--out", default="demo", help="folder for the files (default: ./demo)")
+    de.add_argument("--model"), de.add_argument("--quality", type=int)
+    de.add_argument("-f", "--force", action="store_true", help="replace the files of an earlier demo")
+    de.set_defaults(func=cmd_demo)
 
     x = sub.add_parser("export", help="turn a training run into a shippable checkpoint")
     x.add_argument("run"), x.add_argument("output")

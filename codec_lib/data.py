@@ -75,7 +75,7 @@ def training_folders() -> list[Path]:
 def to_tensor(img: Image.Image | np.ndarray) -> torch.Tensor:
     """uint8 RGB ``(H, W, 3)`` -> float ``(1, 3, H, W)`` in ``[0, 1]``."""
     a = np.asarray(img.convert("RGB") if isinstance(img, Image.Image) else img)
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255.0
+    return torch.from_numpy(np.array(a, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255.0
 
 
 def to_image(x: torch.Tensor) -> Image.Image:

@@ -61,31 +61,32 @@ def pmf_to_quantized_cdf(pmf: np.ndarray, lengths: np.ndarray,
                          precision: int = PRECISION) -> np.ndarray:
     """Quantize probability rows ``(K, L)`` to integer CDFs ``(K, L + 1)`` summing to ``2^precision``.
 
-    Row ``k`` uses its first ``lengths[k]`` entries. Every symbol gets at least frequency 1 (a
-    zero frequency could not be coded); the rest is shared in proportion to the probabilities
-    with the largest-remainder method, so the total is exact.
+    Row ``k`` uses its first ``lengths[k]`` entries. Each frequency starts as ``round(p * 2^precision)``,
+    raised to at least 1 (a zero frequency could not be coded); then single units are moved until
+    the total is exact, taking from the symbols that got the most above their share and giving to
+    those that got the most below it (which keeps the coding cost close to ``-log2 p``).
     """
     pmf = np.clip(np.asarray(pmf, dtype=np.float64), 0.0, None)
     K, L = pmf.shape
+    T = 1 << precision
     n = np.asarray(lengths, dtype=np.int64)
-    valid = np.arange(L)[None, :] < n[:, None]                       # (K, L)
-    if np.any(n < 1) or np.any(n > (1 << precision)):
+    if np.any(n < 1) or np.any(n > T):
         raise ValueError("every table needs between 1 and 2^precision symbols")
-    pmf = np.where(valid, pmf, 0.0)
-    total = pmf.sum(axis=1, keepdims=True)
-    pmf = np.where(total > 0, pmf / np.where(total > 0, total, 1), valid / n[:, None])
-    budget = ((1 << precision) - n)[:, None]                          # after the 1-per-symbol floor
-    share = pmf * budget
-    freq = np.floor(share).astype(np.int64) + valid
-    left = (1 << precision) - freq.sum(axis=1)                        # (K,), 0 <= left < n
-    frac = np.where(valid, share - np.floor(share), -1.0)
-    order = np.argsort(-frac, axis=1, kind="stable")                  # largest remainders first
-    bonus = np.zeros_like(freq)
-    np.put_along_axis(bonus, order, (np.arange(L)[None, :] < left[:, None]).astype(np.int64), 1)
-    freq += bonus
     cdf = np.zeros((K, L + 1), dtype=np.int64)
-    cdf[:, 1:] = np.cumsum(freq, axis=1)
-    assert np.all(cdf[np.arange(K), n] == (1 << precision))
+    for k in range(K):
+        p = pmf[k, : n[k]]
+        p = p / p.sum() if p.sum() > 0 else np.full(n[k], 1.0 / n[k])
+        share = p * T
+        freq = np.maximum(np.round(share), 1).astype(np.int64)
+        while (diff := T - int(freq.sum())) != 0:
+            if diff > 0:                                   # give to the most under-served
+                order = np.argsort(freq - share, kind="stable")[:diff]
+                freq[order] += 1
+            else:                                          # take from the most over-served
+                can = np.flatnonzero(freq > 1)
+                order = can[np.argsort(share[can] - freq[can], kind="stable")][:-diff]
+                freq[order] -= 1
+        cdf[k, 1: n[k] + 1] = np.cumsum(freq)
     return cdf.astype(np.int32)
 
 
@@ -163,6 +164,8 @@ class ReferenceCoder:
                 while g == _MAX_BYPASS:
                     x, g = raw_bits(x)
                     n += g
+                if n > 8:                           # a 32-bit value has at most 8 groups
+                    raise ValueError("rANS stream is corrupted (escape too long)")
                 raw = 0
                 for j in range(n):
                     x, g = raw_bits(x)
@@ -214,8 +217,11 @@ class FastCoder:
         if len(data) % 4 or len(data) < 8:
             raise ValueError("rANS stream length must be a multiple of 4 and at least 8 bytes")
         cdfs, lengths, offsets = tables.as_lists()
-        out = self._dec.decode_with_indexes(
-            data, np.asarray(indexes, dtype=np.int32).ravel().tolist(), cdfs, lengths, offsets)
+        indexes = np.asarray(indexes, dtype=np.int32).ravel().tolist()
+        # The compiled decoder does not check the end of its buffer: zero words after the data
+        # keep a damaged stream from reading past it (a valid stream never reaches them).
+        padded = data + bytes(4 * len(indexes) + 64)
+        out = self._dec.decode_with_indexes(padded, indexes, cdfs, lengths, offsets)
         return np.asarray(out, dtype=np.int32)
 
 

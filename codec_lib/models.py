@@ -14,9 +14,15 @@ records the size). The probability tables refresh themselves when the weights ch
 Determinism: the hyper-synthesis ``h_s`` that predicts the entropy parameters runs in float64
 at coding time, so encoder and decoder derive the same table indexes and means even when their
 float32 arithmetic would differ in the last bit; a mismatch there would garble the rest of the
-bitstream.
+bitstream. The synthesis ``g_s`` runs in float32 with oneDNN switched off, whose convolutions
+sum in an order that depends on the thread count: on a CPU, the decoded pixels are then the same
+for any number of threads, and equal to the encoder's ``x_hat``. (Across different hardware,
+e.g. a GPU encoder and a CPU decoder, the entropy decoding stays exact; pixels may differ by one
+level.)
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -35,6 +41,17 @@ def pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
     H, W = x.shape[-2:]
     ph, pw = (-H) % multiple, (-W) % multiple
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+@contextmanager
+def _reproducible():
+    """oneDNN off: CPU convolutions whose results do not depend on the thread count."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
 
 
 class CompressionModel(nn.Module):
@@ -88,13 +105,15 @@ class CompressionModel(nn.Module):
         out, y_hat = self._compress(pad_to(x, self.downsampling), coder)
         out["size"] = (H, W)
         if return_x_hat:
-            out["x_hat"] = self.g_s(y_hat.float()).clamp_(0, 1)[..., :H, :W]
+            with _reproducible():
+                out["x_hat"] = self.g_s(y_hat.float()).clamp_(0, 1)[..., :H, :W]
         return out
 
     @torch.no_grad()
     def decompress(self, strings: list[list[bytes]], shape: tuple[int, int],
                    size: tuple[int, int] | None = None, coder=None) -> dict:
-        x_hat = self._decompress(strings, tuple(shape), coder).clamp_(0, 1)
+        with _reproducible():
+            x_hat = self._decompress(strings, tuple(shape), coder).clamp_(0, 1)
         if size is not None:
             x_hat = x_hat[..., : size[0], : size[1]]
         return {"x_hat": x_hat}

@@ -1,0 +1,65 @@
+"""The shipped default model: real rate vs estimate, determinism across threads, integrity."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from codec_lib import zoo
+from codec_lib.codec import decode_image, encode_image
+from codec_lib.errors import ModelError
+from codec_lib.evaluate import estimate_bits
+
+
+def test_manifest_lists_default(shipped_model):
+    models = zoo.list_models()
+    default = [m for m in models if m["default"]]
+    assert len(default) == 1 and default[0]["arch"] == "mean-scale"
+    for e in zoo.read_manifest()["models"]:
+        assert (zoo.checkpoint_dir() / e["file"]).is_file()
+        assert zoo.sha256_file(zoo.checkpoint_dir() / e["file"]) == e["sha256"]
+        assert {"command", "steps", "device", "wall_s"} <= set(e["training"])
+
+
+def test_real_bytes_within_one_percent_of_estimate(shipped_model, large_photos):
+    for name, img in large_photos:
+        real = len(encode_image(img, shipped_model).data)
+        est = estimate_bits(shipped_model, img) / 8
+        assert abs(real / est - 1) < 0.01, f"{name}: {real} bytes vs estimate {est:.0f}"
+
+
+def test_decoding_is_deterministic_across_threads(shipped_model, photos, tmp_path):
+    """Decode the same file in fresh processes with 1 and 2 threads: identical pixels."""
+    clb = tmp_path / "a.clb"
+    enc = encode_image(photos[0][1], shipped_model)
+    clb.write_bytes(enc.data)
+    outs = []
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}.png"
+        r = subprocess.run([sys.executable, "-m", "codec_lib", "--threads", str(threads),
+                            "decompress", str(clb), str(out)], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    from PIL import Image
+    assert Image.open(tmp_path / "t1.png").tobytes() == enc.x_hat.tobytes()
+
+
+def test_altered_or_missing_checkpoint_is_refused(shipped_model, tmp_path, monkeypatch):
+    src = zoo.checkpoint_dir()
+    man = zoo.read_manifest()
+    e = next(e for e in man["models"] if e["name"] == man["default"]["model"])
+    shutil.copy(src / "manifest.json", tmp_path / "manifest.json")
+    data = bytearray((src / e["file"]).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / e["file"]).write_bytes(bytes(data))
+    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(tmp_path))
+    zoo._CACHE.clear()
+    with pytest.raises(ModelError, match="does not match its manifest sha256"):
+        zoo.load_model()
+    (tmp_path / e["file"]).unlink()
+    with pytest.raises(ModelError, match="missing"):
+        zoo.load_model()
+    zoo._CACHE.clear()
