@@ -273,10 +273,13 @@ class GaussianConditional(_TabledModel):
         return pmf_to_quantized_cdf(pmf.numpy(), n), n + 1, (-centre).numpy()
 
     def build_indexes(self, scales: torch.Tensor) -> torch.Tensor:
-        """Index of the smallest table scale ``>= sigma`` (clamped to the table)."""
+        """Index of the smallest table scale ``>= sigma`` (clamped to the table's ends).
+
+        Scales at or below the first entry (the lower bound) get index 0; no separate clamp, so a
+        float64 ``sigma`` is compared with exactly the table's float32 values.
+        """
         table = self.scale_table.to(scales.dtype)
-        idx = torch.bucketize(scales.clamp_min(self.scale_bound), table[:-1])
-        return idx.int()
+        return torch.bucketize(scales, table[:-1]).int()
 
     def compress(self, y: torch.Tensor, indexes: torch.Tensor, means: torch.Tensor | None = None,
                  coder=None) -> tuple[list[bytes], torch.Tensor]:

@@ -70,7 +70,14 @@ class CompressionModel(nn.Module):
         self.proxy, self.proxy_kw = "mixed", {}
 
     def _q(self, em, *args, **kwargs):
-        """Run entropy model ``em``; return (decoder input, rate input likelihoods)."""
+        """Run entropy model ``em`` in float32, also under mixed-precision autocast (likelihoods
+        need the precision); return (decoder input, likelihoods)."""
+        with torch.autocast(args[0].device.type, enabled=False):
+            args = tuple(a.float() for a in args)
+            kwargs = {k: v.float() if torch.is_tensor(v) else v for k, v in kwargs.items()}
+            return self._q32(em, *args, **kwargs)
+
+    def _q32(self, em, *args, **kwargs):
         if not self.training:
             return em(*args, mode="round", **kwargs)
         if self.proxy == "mixed":

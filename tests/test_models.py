@@ -100,3 +100,14 @@ def test_loaded_tables_are_kept():
 def test_unknown_arch():
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model("transformer")
+
+
+def test_likelihoods_stay_float32_under_autocast():
+    """Mixed precision speeds up the transforms; the entropy models keep float32."""
+    torch.manual_seed(0)
+    m = build_model("mean-scale", 8, 12).train()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = m(x)
+    assert out["x_hat"].dtype == torch.bfloat16
+    assert all(l.dtype == torch.float32 for l in out["likelihoods"].values())
