@@ -19,7 +19,6 @@ Only the bitstream layer lives here; the container is in `codec_lib.classic`.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 
 import numpy as np
 

@@ -8,7 +8,6 @@ from PIL import Image
 
 from codec_lib import zoo
 from codec_lib.data import eval_images, sample_images
-from codec_lib.models import build_model
 from codec_lib.train import TrainConfig, fit
 
 

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-import skimage.data
 from PIL import Image
 
 from codec_lib.cli import main

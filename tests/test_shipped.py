@@ -1,5 +1,4 @@
 """The shipped default model: real rate vs estimate, determinism across threads, integrity."""
-import json
 import shutil
 import subprocess
 import sys
@@ -7,7 +6,7 @@ import sys
 import pytest
 
 from codec_lib import zoo
-from codec_lib.codec import decode_image, encode_image
+from codec_lib.codec import encode_image
 from codec_lib.errors import ModelError
 from codec_lib.evaluate import estimate_bits
 

@@ -2,10 +2,10 @@
 import math
 from dataclasses import asdict
 
-import pytest
 import torch
 
-from codec_lib.cli import _train_config, build_parser
+from codec_lib.cli import build_parser
+from codec_lib.cli_train import _train_config
 from codec_lib.train import LAMBDAS, TrainConfig, fit, rd_loss
 
 
@@ -34,7 +34,7 @@ def test_exact_resume(tmp_path):
 def test_training_reduces_loss(tmp_path):
     torch.manual_seed(0)
     cfg = small(tmp_path / "c", 60, lr=1e-3)
-    model = fit(cfg, progress=False)
+    fit(cfg, progress=False)
     hist = torch.load(tmp_path / "c" / "last.pt", weights_only=False)["history"]
     losses = [h["loss"] for h in hist if "loss" in h]
     assert losses[-1] < losses[0]

@@ -1,0 +1,150 @@
+"""``codec-lib train``, ``export`` and ``demo``: training runs, shippable checkpoints, a first look."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from .cli import UsageError, _check_output, _model, _write_atomic
+
+__all__ = ["add_parsers", "cmd_train", "cmd_export", "cmd_demo"]
+
+
+def _train_config(a):
+    from .train import LAMBDAS, TrainConfig
+    base = {}
+    if a.config:
+        try:
+            base = json.loads(Path(a.config).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise UsageError(f"{a.config}: cannot read config ({e})") from None
+        unknown = set(base) - {f.name for f in fields(TrainConfig)}
+        if unknown:
+            raise UsageError(f"{a.config}: unknown keys {sorted(unknown)}")
+    for f in fields(TrainConfig):
+        v = getattr(a, f.name, None)
+        if v is not None:
+            base[f.name] = v
+    if a.quality is not None and "lmbda" not in base:
+        if a.quality not in LAMBDAS:
+            raise UsageError(f"--quality must be one of {sorted(LAMBDAS)}")
+        base["lmbda"] = LAMBDAS[a.quality]
+    if "scale" in base:
+        base["scale"] = tuple(base["scale"])
+    return TrainConfig(**base)
+
+
+def cmd_train(a) -> None:
+    from .train import fit
+    cfg = _train_config(a)
+    for folder in cfg.train + ([cfg.val] if cfg.val else []):
+        if not Path(folder).is_dir():
+            raise UsageError(f"{folder}: no such folder")
+    print(json.dumps(asdict(cfg)))
+    fit(cfg)
+    print(f"finished: {cfg.out}/last.pt")
+
+
+def cmd_export(a) -> None:
+    import torch
+    from . import zoo
+    from .models import build_model
+    run = Path(a.run) / "last.pt"
+    if not run.exists():
+        raise UsageError(f"{run}: no such training checkpoint")
+    out = _check_output(str(run), a.output, a.force)
+    ck = torch.load(run, map_location="cpu", weights_only=False)
+    cfg = ck["config"]
+    model = build_model(cfg["arch"], cfg["N"], cfg["M"], cfg["act"])
+    model.load_state_dict(ck["model"])
+    walls = [h["wall_s"] for h in ck["history"] if "wall_s" in h]
+    devices = [h["device"] for h in ck["history"] if "device" in h]
+    training = {"command": a.command or "codec-lib train --config CONFIG", "config": cfg,
+                "steps": ck["step"], "device": devices[-1] if devices else "unknown",
+                "wall_s": round(walls[-1], 1) if walls else None,
+                "data": a.data or ", ".join(cfg["train"]) or "embedded sample photos"}
+    sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"],
+                              meta={"training": training})
+    print(f"{out}: sha256 {sha}")
+    if a.register:
+        e = zoo.register(out, training, default=a.default)
+        print(f"registered {e['name']} q{e['quality']} in {out.resolve().parent / 'manifest.json'}")
+
+
+def cmd_demo(a) -> None:
+    """Compress an embedded sample photo, decode it, and compare with JPEG at a similar size."""
+    import io
+    from PIL import Image
+    from .codec import decode_image, encode_image
+    from .data import sample_images
+    from .metrics import ms_ssim, psnr
+    photos = dict(sample_images())
+    if a.image not in photos:
+        raise UsageError(f"unknown sample photo {a.image!r}; choose one of {sorted(photos)}")
+    img, out = photos[a.image], Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = _model(a.model, a.quality)
+    paths = {k: out / f"{a.image}{k}" for k in (".png", ".clb", "_decoded.png", "_jpeg.jpg")}
+    for p in paths.values():
+        _check_output(None, str(p), a.force)
+    enc = encode_image(img, model)
+    _write_atomic(paths[".png"], lambda f: img.save(f, format="PNG"))
+    _write_atomic(paths[".clb"], lambda f: f.write(enc.data))
+    dec = decode_image(paths[".clb"].read_bytes())
+    _write_atomic(paths["_decoded.png"], lambda f: dec.save(f, format="PNG"))
+    best = None                                     # the JPEG quality whose size is closest
+    for q in range(5, 96):
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=q, subsampling=2)
+        if best is None or abs(len(buf.getvalue()) - len(enc.data)) < abs(len(best[1]) - len(enc.data)):
+            best = (q, buf.getvalue())
+    _write_atomic(paths["_jpeg.jpg"], lambda f: f.write(best[1]))
+    jpg = Image.open(io.BytesIO(best[1])).convert("RGB")
+    W, H = img.size
+    h = enc.header
+    print(f"{a.image} ({W}x{H}), model {h.model} quality {h.quality}:")
+    for label, n, rec in ((f"codec_lib  {paths['.clb'].name}", len(enc.data), dec),
+                          (f"JPEG q={best[0]:<3d} {paths['_jpeg.jpg'].name}", len(best[1]), jpg)):
+        print(f"  {label:34s} {n:7d} bytes  {8 * n / (W * H):.3f} bpp  "
+              f"PSNR {psnr(img, rec):.2f} dB  MS-SSIM {ms_ssim(img, rec):.4f}")
+    print(f"  decoded image: {paths['_decoded.png']} (identical to the encoder's reconstruction: "
+          f"{dec.tobytes() == enc.x_hat.tobytes()})")
+
+
+def add_parsers(sub) -> None:
+    """Register the subcommands of this module."""
+    t = sub.add_parser("train", help="train a model (resumes if OUT/last.pt exists)")
+    t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    t.add_argument("--arch", choices=["factorized", "hyperprior", "mean-scale"])
+    t.add_argument("--N", type=int), t.add_argument("--M", type=int)
+    t.add_argument("--act", choices=["gdn", "relu", "residual"])
+    t.add_argument("--lmbda", type=float, help="Lagrange multiplier (or give --quality 1..8)")
+    t.add_argument("--quality", type=int, help="pick lmbda from CompressAI's quality ladder")
+    t.add_argument("--steps", type=int), t.add_argument("--batch-size", dest="batch_size", type=int)
+    t.add_argument("--crop", type=int), t.add_argument("--lr", type=float)
+    t.add_argument("--lr-drop", dest="lr_drop", type=float)
+    t.add_argument("--proxy", choices=["mixed", "noise", "ste", "soft", "sga"])
+    t.add_argument("--seed", type=int), t.add_argument("--workers", type=int)
+    t.add_argument("--train", nargs="+", help="training image folders (default: embedded photos)")
+    t.add_argument("--val", help="validation image folder")
+    t.add_argument("--out", help="run folder (checkpoints, history)")
+    t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    t.add_argument("--init", help="start from the weights of this codec_lib checkpoint")
+    t.set_defaults(func=cmd_train)
+
+    de = sub.add_parser("demo", help="compress an embedded sample photo and compare with JPEG")
+    de.add_argument("--image", default="astronaut", help="astronaut, coffee, chelsea or rocket")
+    de.add_argument("--out", default="demo", help="folder for the files (default: ./demo)")
+    de.add_argument("--model"), de.add_argument("--quality", type=int)
+    de.add_argument("-f", "--force", action="store_true", help="replace the files of an earlier demo")
+    de.set_defaults(func=cmd_demo)
+
+    x = sub.add_parser("export", help="turn a training run into a shippable checkpoint")
+    x.add_argument("run"), x.add_argument("output")
+    x.add_argument("--name", required=True), x.add_argument("--quality", type=int, required=True)
+    x.add_argument("--command", help="the training command to record in the manifest")
+    x.add_argument("--data", help="description of the training data to record")
+    x.add_argument("--register", action="store_true", help="add it to the folder's manifest.json")
+    x.add_argument("--default", action="store_true", help="make it the default model")
+    x.add_argument("-f", "--force", action="store_true")
+    x.set_defaults(func=cmd_export)
