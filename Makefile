@@ -25,6 +25,9 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab chapters/
 
+book: $(STAMP)
+	$(PY) -m codec_lib.book --out _book
+
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync chapters/[0-9]*.ipynb
 

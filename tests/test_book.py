@@ -23,3 +23,11 @@ def test_pair_in_sync_and_executed(nb):
     assert code_cells(nb) == code_cells(twin), f"run `jupytext --sync {twin}`"
     cells = [c for c in jupytext.read(nb).cells if c.cell_type == "code"]
     assert all(c.get("execution_count") for c in cells), "commit the notebook with its outputs"
+
+
+def test_render_book(tmp_path):
+    from codec_lib.book import chapters, render_book
+    index = render_book(tmp_path)
+    text = index.read_text()
+    for nb, title, _ in chapters():
+        assert f'href="{nb.stem}.html"' in text and (tmp_path / f"{nb.stem}.html").stat().st_size > 10_000

@@ -149,3 +149,14 @@ def test_process_exit_codes(tiny_zoo, files):
     assert len(r.stderr.strip().splitlines()) == 1
     r = subprocess.run(cmd + ["bogus"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2
+
+
+def test_demo(tiny_zoo, tmp_path, capsys):
+    out = tmp_path / "demo"
+    rc, text, _ = run(capsys, "demo", "--image", "chelsea", "--out", out)
+    assert rc == 0 and "JPEG" in text and "identical to the encoder's reconstruction: True" in text
+    assert {p.name for p in out.iterdir()} == {"chelsea.png", "chelsea.clb", "chelsea_decoded.png",
+                                                "chelsea_jpeg.jpg"}
+    rc, _, err = run(capsys, "demo", "--image", "chelsea", "--out", out)   # files exist now
+    assert_one_line_error(rc, err)
+    assert run(capsys, "demo", "--image", "chelsea", "--out", out, "--force")[0] == 0
