@@ -19,9 +19,10 @@ coded as 8-bit RGB. The settings, fixed here so that results can be reproduced:
 ``jpeg2000``
     OpenJPEG: irreversible 9/7 wavelet (``irreversible=True``) with the irreversible colour
     transform (``mct=1``; Pillow's default ``mct=0`` codes R, G, B separately and costs about
-    4 dB at 1 bpp), OpenJPEG's default 6 resolution levels (fewer on tiny images), one quality layer with ``quality_mode="rates"``, a raw
-    codestream (``no_jp2=True``). Here ``quality`` is the **compression ratio** ``r`` against
-    24-bit RGB (target ``24 / r`` bpp), so a larger value means a smaller file. Sweep: r 240..12.
+    4 dB at 1 bpp), 5 wavelet levels (OpenJPEG's default; fewer on tiny images), one quality
+    layer with ``quality_mode="rates"``, a raw codestream (``no_jp2=True``). Here ``quality``
+    is the **compression ratio** ``r`` against 24-bit RGB (target ``24 / r`` bpp), so a larger
+    value means a smaller file. Sweep: r 240..12.
 
 The sweeps span about 0.1 to 2 bpp on Kodak-like photos, and every sweep is listed from the
 smallest to the largest files. :data:`SETTINGS` holds a one-line description of each codec,
@@ -47,7 +48,6 @@ SWEEPS: dict[str, tuple[float, ...]] = {
     "jpeg2000": (240, 160, 120, 80, 48, 36, 24, 16, 12),
 }
 _FEATURE = {"jpeg": "jpg", "webp": "webp", "avif": "avif", "jpeg2000": "jpg_2000"}
-_LIBRARY = {"jpeg": "libjpeg-turbo" if features.check("libjpeg_turbo") else "libjpeg", "webp": "libwebp", "avif": "libavif", "jpeg2000": "OpenJPEG"}
 
 
 def _options(codec: str, q: float) -> tuple[str, dict]:
@@ -57,7 +57,8 @@ def _options(codec: str, q: float) -> tuple[str, dict]:
     if codec == "webp":
         return "WEBP", dict(quality=int(q), method=6)
     if codec == "avif":
-        return "AVIF", dict(quality=int(q), speed=6, subsampling="4:2:0", range="full", max_threads=1)
+        return "AVIF", dict(quality=int(q), speed=6, subsampling="4:2:0", range="full",
+                            max_threads=1)
     return "JPEG2000", dict(quality_mode="rates", quality_layers=[float(q)], irreversible=True,
                             mct=1, no_jp2=True)
 
@@ -78,20 +79,27 @@ def _check(codec: str, q: float) -> None:
         raise ValueError(f"{codec} quality must be {what}, got {q}")
 
 
-def _describe(codec: str) -> str:
-    feature = "libjpeg_turbo" if codec == "jpeg" and features.check("libjpeg_turbo") else _FEATURE[codec]
-    lib = f"{_LIBRARY[codec]} {features.version(feature) if features.check(feature) else 'missing'}"
+def _library(codec: str) -> str:
+    """The library behind ``codec`` in this Pillow, with its version."""
+    if codec == "jpeg" and features.check("libjpeg_turbo"):
+        return f"libjpeg-turbo {features.version('libjpeg_turbo')}"
+    name = {"jpeg": "libjpeg", "webp": "libwebp", "avif": "libavif", "jpeg2000": "OpenJPEG"}[codec]
+    lib = f"{name} {features.version(_FEATURE[codec]) or '(missing)'}"
     if codec == "avif":
-        try:
+        try:                                         # which AV1 encoder and decoder libavif has
             from PIL import _avif
             lib += f" ({_avif.codec_versions()})"
         except (ImportError, AttributeError):
             pass
+    return lib
+
+
+def _describe(codec: str) -> str:
     fmt, opts = _options(codec, 0)
     opts.pop("quality_layers" if codec == "jpeg2000" else "quality")
     sweep = ", ".join(f"{q:g}" for q in SWEEPS[codec])
     what = "compression ratio" if codec == "jpeg2000" else "quality"
-    return (f"Pillow {Image.__version__} {fmt}, {lib}: "
+    return (f"Pillow {Image.__version__} {fmt}, {_library(codec)}: "
             f"{', '.join(f'{k}={v!r}' for k, v in opts.items())}; {what} sweep {sweep}")
 
 
@@ -148,9 +156,9 @@ def evaluate_baseline(images: list[tuple[str, Image.Image]], codec: str,
             rows.append({"image": img_name, "bpp": 8 * len(data) / (H * W), "psnr": psnr(img, dec),
                          "ms_ssim": ms_ssim(img, dec), "enc_s": t1 - t0, "dec_s": t2 - t1})
             bar.update(1)
-        point = {"quality": q, **{k: sum(r[k] for r in rows) / len(rows)
-                                  for k in ("bpp", "psnr", "ms_ssim")},
-                 "est_bpp": None, **{k: sum(r[k] for r in rows) / len(rows) for k in ("enc_s", "dec_s")}}
+        mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("bpp", "psnr", "ms_ssim", "enc_s",
+                                                                  "dec_s")}
+        point = {"quality": q, **mean, "est_bpp": None}
         if per_image:
             point["per_image"] = rows
         points.append(point)

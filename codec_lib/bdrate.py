@@ -10,14 +10,15 @@ horizontal and vertical distance in the ``(log rate, quality)`` plane:
 - **BD-PSNR**: the same with the axes swapped (``D`` as a function of ``log R``, over the common
   rate range): the mean quality gain in dB at equal rate.
 
-The original fits a cubic polynomial through four points, which can oscillate. Like
-VCEG-AL22 (Bjontegaard 2008), CompressAI's tooling and most papers, this module interpolates
-piecewise by *monotone* cubic Hermite segments (PCHIP): slopes by the weighted harmonic mean
-of the neighbouring secants (Fritsch & Butland 1984), zero at a local extremum, so that the
-interpolant is monotone wherever the data are (the conditions of Fritsch & Carlson, SIAM J.
-Numer. Anal. 17(2), 1980), with the shape-preserving three-point end slopes. These are the
-slopes of MATLAB's ``pchip`` and ``scipy.interpolate.PchipInterpolator``. The integrals are
-exact (each segment is a cubic). Nothing here needs scipy.
+The original fits one cubic polynomial through four points, which can oscillate. VCEG-AL22
+("Reliability metric for BD measurements") found piecewise cubic interpolation more stable;
+the JCT-VC/JVET common test conditions (JCTVC-L1100) and most codec papers interpolate by
+*monotone* piecewise cubic Hermite segments (PCHIP), and so does this module. The slopes are
+the weighted harmonic mean of the neighbouring secants (Fritsch & Butland 1984), zero at a
+local extremum, so that the interpolant is monotone wherever the data are (the conditions of
+Fritsch & Carlson, SIAM J. Numer. Anal. 17(2), 1980), with shape-preserving three-point slopes
+at the ends: the slopes of MATLAB's ``pchip`` and ``scipy.interpolate.PchipInterpolator`` (the
+tests check equality). The integrals are exact (each segment is a cubic). No scipy needed.
 
 Points are dicts with ``"bpp"`` and ``"psnr"`` (or ``"ms_ssim"``, used in dB:
 ``-10 log10(1 - MS-SSIM)``): the ``points`` of a ``codec-lib eval`` document; the document
@@ -29,7 +30,7 @@ import math
 
 import numpy as np
 
-__all__ = ["bd_rate", "bd_psnr", "quality_db", "pchip_slopes", "pchip_integral"]
+__all__ = ["bd_rate", "bd_psnr", "bd_rate_matrix", "quality_db", "pchip_slopes", "pchip_integral"]
 
 
 def quality_db(point: dict, metric: str = "psnr") -> float:
@@ -109,7 +110,7 @@ def _mean_gap(xa, ya, xt, yt, axis: str, show=lambda v: f"{v:.4g}") -> float:
 
 
 def bd_rate(anchor_points, test_points, metric: str = "psnr") -> float:
-    """Bjontegaard delta rate of ``test`` against ``anchor`` in percent (negative: test saves bits)."""
+    """Bjontegaard delta rate of ``test`` against ``anchor`` in percent (negative: fewer bits)."""
     ra, qa = _curve(anchor_points, metric, "anchor")
     rt, qt = _curve(test_points, metric, "test")
     return 100.0 * math.expm1(_mean_gap(qa, ra, qt, rt, f"{metric} (dB)"))
@@ -120,3 +121,18 @@ def bd_psnr(anchor_points, test_points, metric: str = "psnr") -> float:
     ra, qa = _curve(anchor_points, metric, "anchor")
     rt, qt = _curve(test_points, metric, "test")
     return _mean_gap(ra, qa, rt, qt, "rate", show=lambda v: f"{math.exp(v):.4g} bpp")
+
+
+def bd_rate_matrix(results: list[dict], metric: str = "psnr") -> dict[str, dict[str, float | None]]:
+    """``m[test][anchor]``: BD-rate in percent between every two ``codec-lib eval`` documents
+    (by their ``"model"`` names); ``None`` where the curves do not overlap or are too short."""
+    m: dict[str, dict[str, float | None]] = {}
+    for t in results:
+        row = m.setdefault(t["model"], {})
+        for a in results:
+            if a["model"] != t["model"]:
+                try:
+                    row[a["model"]] = bd_rate(a, t, metric)
+                except ValueError:
+                    row[a["model"]] = None
+    return m

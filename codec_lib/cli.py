@@ -46,6 +46,8 @@ def _read_image(path: str):
         img.load()
     except UnidentifiedImageError:
         raise UsageError(f"{path}: not an image Pillow can read") from None
+    except Image.DecompressionBombError:
+        raise UsageError(f"{path}: image too large") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise UsageError(f"{path}: damaged image ({e})") from None
     return img

@@ -18,6 +18,10 @@ Colour-mode policy (the networks code 8-bit RGB):
 - Palette images become RGB (or RGBA); CMYK, YCbCr, LAB and HSV become RGB.
 - 16-bit inputs are reduced to 8 bits (``round(v / 257)``); the header records the original
   depth; the decoded image is 8-bit.
+- An EXIF orientation tag is applied (the pixels are turned upright); of an animation, the first
+  frame is coded.
+- Images above :data:`MAX_PIXELS` (32 megapixels) are refused with a clear error: the
+  transforms' activations would need more memory than a typical machine has.
 """
 from __future__ import annotations
 
@@ -26,14 +30,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .bitstream import BitstreamError, Header, pack, unpack
 from .data import to_image, to_tensor
 from .errors import CodecError, ModelError
 from .models import CompressionModel
 
-__all__ = ["Encoded", "prepare_image", "encode_image", "decode_image", "model_strings"]
+__all__ = ["Encoded", "prepare_image", "encode_image", "decode_image", "model_strings",
+           "MAX_PIXELS"]
+
+MAX_PIXELS = 1 << 25
 
 
 @dataclass
@@ -45,6 +52,10 @@ class Encoded:
 
 def prepare_image(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None, str, int]:
     """Apply the colour-mode policy: ``(rgb (H, W, 3) uint8, alpha (H, W) or None, mode, depth)``."""
+    if img.width * img.height > MAX_PIXELS:
+        raise CodecError(f"image too large ({img.width}x{img.height}); codec_lib codes up to "
+                         f"{MAX_PIXELS / 2**20:.0f} megapixels")
+    img = ImageOps.exif_transpose(img)
     mode, depth = img.mode, 8
     if mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
@@ -122,6 +133,8 @@ def decode_image(data: bytes, model: CompressionModel | None = None, coder=None)
     """
     from .zoo import find_model, weights_hash
     header, groups = unpack(data)
+    if header.width * header.height > MAX_PIXELS:
+        raise BitstreamError(f"image size {header.width}x{header.height} is above the limit")
     if model is None:
         model = find_model(header.model, header.quality, header.weights_hash)
     elif weights_hash(model) != header.weights_hash:

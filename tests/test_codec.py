@@ -115,3 +115,21 @@ def test_model_not_installed_or_other_weights(model, photos, tiny_zoo):
         decode_image(rehash)
     with pytest.raises(ModelError, match="do not match"):
         decode_image(bytes(data), zoo.load_model("tiny-hp"))
+
+
+def test_exif_orientation_and_size_limit(model, photos, monkeypatch):
+    img = photos[2][1]                                  # 451x300
+    exif = Image.Exif()
+    exif[0x0112] = 6                                    # "rotate 90 degrees clockwise to view"
+    import io
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif)
+    rotated = Image.open(buf)
+    enc = encode_image(rotated, model)
+    assert (enc.header.width, enc.header.height) == (300, 451)   # stored upright
+    from codec_lib import codec as codec_module
+    monkeypatch.setattr(codec_module, "MAX_PIXELS", 1000)
+    with pytest.raises(Exception, match="too large"):
+        encode_image(img, model)
+    with pytest.raises(BitstreamError, match="above the limit"):
+        decode_image(enc.data)

@@ -1,0 +1,131 @@
+"""``codec-lib compare``: learned models against classic codecs on a folder of images.
+
+::
+
+    codec-lib compare DIR --json OUT.json [--plot OUT.png] [--table OUT.md]
+                      [--models NAME ...] [--baselines jpeg webp avif jpeg2000]
+                      [--anchor jpeg] [--limit N] [-q] [--force]
+
+Evaluates every installed model at all its qualities (:func:`codec_lib.evaluate.evaluate_model`)
+and every classic codec over its sweep (:func:`codec_lib.baselines.evaluate_baseline`) on the
+images in ``DIR``, then writes
+
+- ``OUT.json``: ``{"images", "dir", "results": [codec-lib eval documents], "bd_rate": {"psnr":
+  m, "ms_ssim": m}, "settings": {codec: description}}`` where ``m[test][anchor]`` is the
+  BD-rate in percent (:func:`codec_lib.bdrate.bd_rate_matrix`, ``null`` without overlap);
+- ``OUT.png`` (or .pdf, .svg): PSNR and MS-SSIM (dB) against bpp;
+- ``OUT.md``: the Markdown tables of :func:`codec_lib.plots.results_table`, also printed.
+
+``--models`` with no names skips the learned models, ``--baselines`` with none the classic
+codecs. Everything is computed before anything is written; each output is written atomically
+and an existing one is replaced only with ``--force``.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+from .baselines import CODECS
+from .cli import UsageError, _check_output, _write_atomic
+
+__all__ = ["add_parser", "cmd_compare"]
+
+_PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``compare`` on the ``add_subparsers()`` object of the ``codec-lib`` parser."""
+    c = subparsers.add_parser("compare", help="evaluate installed models and classic codecs, "
+                              "with BD-rates, a plot and a table")
+    c.add_argument("dir", help="folder of images")
+    c.add_argument("--json", required=True, help="output JSON file")
+    c.add_argument("--plot", help="output figure (.png, .pdf or .svg)")
+    c.add_argument("--table", help="output Markdown table")
+    c.add_argument("--models", nargs="*", metavar="NAME",
+                   help="installed models to evaluate (default: all; none: baselines only)")
+    c.add_argument("--baselines", nargs="*", choices=CODECS, metavar="CODEC",
+                   help=f"classic codecs among {', '.join(CODECS)} (default: all; none: skip)")
+    c.add_argument("--anchor", default="jpeg", help="the table's reference codec (default: jpeg)")
+    c.add_argument("--limit", type=int, help="only the first N images")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    c.add_argument("-f", "--force", action="store_true", help="replace existing outputs")
+    c.set_defaults(func=cmd_compare)
+    return c
+
+
+def _outputs(a) -> dict[str, Path]:
+    outs = {k: v for k, v in (("json", a.json), ("plot", a.plot), ("table", a.table)) if v}
+    if len({Path(v).resolve() for v in outs.values()}) < len(outs):
+        raise UsageError("--json, --plot and --table must be different files")
+    if a.plot and Path(a.plot).suffix.lower() not in _PLOT_FORMATS:
+        raise UsageError(f"{a.plot}: the plot must end in {', '.join(_PLOT_FORMATS)}")
+    return {k: _check_output(a.dir, v, a.force) for k, v in outs.items()}
+
+
+def _describe_model(m: dict) -> str:
+    return (f"codec_lib {m['arch']} N={m['N']} M={m['M']}, {m['objective']} objective, "
+            f"qualities {m['qualities']} (lmbda {m['lmbdas']}), "
+            f"trained on {m['device'] or 'unknown'}")
+
+
+def _figure(results: list[dict], fmt: str) -> bytes:
+    from matplotlib.figure import Figure
+    from .plots import rd_plot
+    fig = Figure(figsize=(12, 4.8))
+    for ax, metric in zip(fig.subplots(1, 2), ("psnr", "ms_ssim")):
+        rd_plot(results, metric, ax=ax, title=f"{metric.upper().replace('_', '-')}, "
+                f"{results[0]['images']} images")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=120)
+    return buf.getvalue()
+
+
+def cmd_compare(a) -> None:
+    from .baselines import SETTINGS, evaluate_baseline
+    from .bdrate import bd_rate_matrix
+    from .data import eval_images
+    from .evaluate import evaluate_model
+    from .plots import results_table
+    from .zoo import list_models
+    outs = _outputs(a)
+    if not Path(a.dir).is_dir():
+        raise UsageError(f"{a.dir}: no such folder")
+    if a.limit is not None and a.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    installed = {m["name"]: m for m in list_models()}
+    names = list(installed) if a.models is None else list(dict.fromkeys(a.models))
+    unknown = [n for n in names if n not in installed]
+    if unknown:
+        raise UsageError(f"unknown model {unknown[0]!r}; "
+                         f"installed: {', '.join(installed) or 'none'}")
+    baselines = list(CODECS) if a.baselines is None else list(dict.fromkeys(a.baselines))
+    if not names and not baselines:
+        raise UsageError("nothing to compare: no models and no baselines")
+    if a.anchor not in names + baselines:
+        raise UsageError(f"--anchor {a.anchor!r} is not among the compared codecs")
+    images = eval_images(a.dir, limit=a.limit)
+    if not images:
+        raise UsageError(f"{a.dir}: no images found")
+
+    results = [evaluate_model(images, n, progress=not a.quiet) for n in names]
+    results += [evaluate_baseline(images, c, progress=not a.quiet) for c in baselines]
+    doc = {"images": len(images), "dir": str(Path(a.dir).resolve()), "results": results,
+           "bd_rate": {m: bd_rate_matrix(results, m) for m in ("psnr", "ms_ssim")},
+           "settings": {**{n: _describe_model(installed[n]) for n in names},
+                        **{c: SETTINGS[c] for c in baselines}}}
+    tables = (f"BD-rate on PSNR (negative: fewer bits than the column's codec at equal PSNR), "
+              f"{len(images)} images of {a.dir}:\n\n{results_table(results, a.anchor)}\n\n"
+              f"BD-rate on MS-SSIM (dB):\n\n{results_table(results, a.anchor, 'ms_ssim')}\n")
+    plot = _figure(results, Path(a.plot).suffix.lower()[1:]) if a.plot else None
+    settings = "".join(f"- `{k}`: {v}\n" for k, v in doc["settings"].items())
+
+    _write_atomic(outs["json"], lambda f: f.write((json.dumps(doc, indent=2) + "\n").encode()))
+    if plot is not None:
+        _write_atomic(outs["plot"], lambda f: f.write(plot))
+    if "table" in outs:
+        md = f"# Rate-distortion comparison\n\n{tables}\nSettings:\n\n{settings}"
+        _write_atomic(outs["table"], lambda f: f.write(md.encode()))
+    print(tables, end="")
