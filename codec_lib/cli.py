@@ -8,6 +8,7 @@
     codec-lib demo [--image astronaut] [--out demo]
     codec-lib models [--json]
     codec-lib eval DIR [--model NAME] [--quality Q ...] --json results.json
+    codec-lib compare DIR --json OUT.json [--plot OUT.png] [--table OUT.md]   # models vs JPEG, WebP, ...
     codec-lib train --arch mean-scale --N 64 --M 96 --lmbda 0.013 --steps 10000 --out runs/x
     codec-lib export runs/x data/checkpoints/x.pt --name mean-scale --quality 4 [--register]
 
@@ -81,6 +82,9 @@ def _write_atomic(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)                 # mkstemp's 0600 -> the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -203,8 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-f", "--force", action="store_true")
     e.set_defaults(func=cmd_eval)
 
-    from . import cli_train
+    from . import cli_train, compare_cli
     cli_train.add_parsers(sub)
+    compare_cli.add_parser(sub)
     return p
 
 
