@@ -161,6 +161,14 @@ def cmd_eval(a) -> None:
     for p in res["points"]:
         print(f"q{p['quality']}: {p['bpp']:.4f} bpp (est {p['est_bpp']:.4f}), {p['psnr']:.2f} dB, "
               f"MS-SSIM {p['ms_ssim']:.4f}, enc {p['enc_s']:.2f} s, dec {p['dec_s']:.2f} s")
+    if a.record:
+        from .zoo import annotate
+        key = Path(a.dir).resolve().name
+        for p in res["points"]:
+            point = {k: round(v, 5) for k, v in p.items() if k not in ("quality", "per_image")}
+            annotate(res["model"], p["quality"], **{key: {**point, "images": res["images"],
+                                                        "results": str(a.json)}})
+        print(f"recorded as '{key}' in the manifest")
 
 
 def _coder(a):
@@ -204,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, help="only the first N images")
     e.add_argument("--per-image", action="store_true", help="also record every image's figures")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--record", action="store_true",
+                   help="store the points in the models' manifest entries, under DIR's name")
     e.add_argument("-f", "--force", action="store_true")
     e.set_defaults(func=cmd_eval)
 

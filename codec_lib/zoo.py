@@ -213,3 +213,17 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
     os.replace(tmp, folder / "manifest.json")
     _CACHE.clear()
     return entry
+
+
+def annotate(name: str, quality: int, **fields) -> dict:
+    """Add fields (e.g. ``kodak={...}``, an evaluation point) to an installed model's entry."""
+    folder = checkpoint_dir()
+    man = read_manifest(folder)
+    entry = next((e for e in man["models"] if e["name"] == name and e["quality"] == quality), None)
+    if entry is None:
+        raise ModelError(f"model {name!r} quality {quality} is not in {folder / 'manifest.json'}")
+    entry.update(fields)
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(man, indent=2) + "\n")
+    os.replace(tmp, folder / "manifest.json")
+    return entry

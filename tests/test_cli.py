@@ -71,6 +71,12 @@ def test_eval_json(tiny_zoo, tmp_path, photos, capsys):
     p = res["points"][0]
     assert set(p) == {"quality", "bpp", "psnr", "ms_ssim", "est_bpp", "enc_s", "dec_s"}
     assert p["bpp"] > 0 and 0 < p["ms_ssim"] <= 1 and p["enc_s"] > 0
+    rc, _, _ = run(capsys, "eval", folder, "--model", "tiny-hp", "--json", out, "-q", "--force",
+                   "--record")
+    entry = next(e for e in json.loads((tiny_zoo / "manifest.json").read_text())["models"]
+                 if e["name"] == "tiny-hp")
+    assert rc == 0 and entry["imgs"]["images"] == 2
+    assert abs(entry["imgs"]["bpp"] - json.loads(out.read_text())["points"][0]["bpp"]) < 1e-4
 
 
 def test_bad_image_inputs(tiny_zoo, files, capsys):
