@@ -9,13 +9,15 @@ Rounding has zero gradient almost everywhere, so training replaces it by a proxy
 ``"noise"``           additive uniform noise ``y + u, u ~ U(-1/2, 1/2)`` (Balle et al. 2017)
 ``"ste"``             straight-through rounding: round forward, identity backward
                       (Theis et al. 2017)
-``"soft"``            soft rounding ``s_alpha`` plus noise (Agustsson & Theis, NeurIPS 2020);
-                      ``alpha -> inf`` recovers rounding, ``alpha -> 0`` the identity
+``"soft"``            ``s_alpha(s_alpha(y) + u)``: soft rounding, noise, soft rounding again
+                      (Agustsson & Theis, NeurIPS 2020); ``alpha -> 0`` gives the noise
+                      proxy, ``alpha -> inf`` rounding
 ``"sga"``             stochastic Gumbel annealing (Yang, Bamler & Mandt, NeurIPS 2020):
                       a tempered random choice between floor and ceil; ``tau -> 0`` rounds
 ====================  =====================================================================
 
-All proxies share one signature: ``quantize(y, mode, means=None, alpha=..., tau=...)``.
+All proxies share one signature: ``quantize(y, mode, means=None, alpha=..., tau=...)``; ``alpha``
+and ``tau`` can be annealed during training (``TrainConfig.anneal``).
 """
 from __future__ import annotations
 
@@ -77,8 +79,8 @@ def quantize(y: torch.Tensor, mode: str = "round", means: torch.Tensor | None = 
         out = y + torch.empty_like(y).uniform_(-0.5, 0.5)
     elif mode == "ste":
         out = _round_ste(y)
-    elif mode == "soft":
-        out = soft_round(y, alpha) + torch.empty_like(y).uniform_(-0.5, 0.5)
+    elif mode == "soft":   # the outer s_alpha removes the noise as alpha grows
+        out = soft_round(soft_round(y, alpha) + torch.empty_like(y).uniform_(-0.5, 0.5), alpha)
     else:
         out = _sga(y, tau)
     return out + means if means is not None else out

@@ -59,6 +59,8 @@ class TrainConfig:
     lr_drop: float = 0.9              # multiply lr by 0.1 after this fraction of the steps
     clip_grad: float = 1.0
     proxy: str = "mixed"              # quantization proxy, see codec_lib.quantization
+    anneal: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # proxy parameters moved geometrically from start to end over the run, e.g. {"tau": (1, 0.05)}
     seed: int = 0
     workers: int = 0
     train: list[str] = field(default_factory=list)   # folders; empty -> embedded sample photos
@@ -185,6 +187,8 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         lr = cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
         for g in opt.param_groups:
             g["lr"] = lr
+        model.proxy_kw = {k: a * (b / a) ** (step / max(1, cfg.steps - 1))
+                          for k, (a, b) in cfg.anneal.items()}
         x = x.to(device, non_blocking=True)
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -56,3 +56,11 @@ def test_unknown_proxy():
     with pytest.raises(ValueError, match="unknown quantization proxy"):
         quantize(torch.zeros(1), "dither")
     assert set(PROXIES) == {"round", "noise", "ste", "soft", "sga"}
+
+
+def test_soft_proxy_goes_from_noise_to_rounding():
+    torch.manual_seed(0)
+    y = torch.randn(50_000) * 3
+    gaps = [(quantize(y, "soft", alpha=a) - torch.round(y)).abs().mean() for a in (0.0, 5.0, 50.0)]
+    # alpha = 0: y + u, whose distance to round(y) is |uniform + uniform|, of mean 1/3
+    assert abs(gaps[0] - 1 / 3) < 0.01 and gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.05

@@ -54,3 +54,9 @@ def test_cli_train_arguments_map_onto_config(tmp_path):
     cfg = _train_config(build_parser().parse_args(["train", "--config", str(conf), "--steps", "9"]))
     assert (cfg.arch, cfg.steps, cfg.scale) == ("hyperprior", 9, (0.5, 1.0))
     assert asdict(cfg)["N"] == TrainConfig().N
+
+
+def test_anneal_schedule_reaches_its_end(tmp_path):
+    cfg = small(tmp_path / "s", 5, proxy="sga", anneal={"tau": (1.0, 0.05)})
+    model = fit(cfg, progress=False)
+    assert abs(model.proxy_kw["tau"] - 0.05) < 1e-9
