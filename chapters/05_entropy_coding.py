@@ -311,7 +311,7 @@ tables_y = gc.tables()
 pos, inside = table_positions(lat["y_sym"], lat["y_idx"], tables_y)
 print(f"{inside.sum()} of {inside.size} y symbols lie inside their tables ({(~inside).sum()} would be escaped)")
 pos, idx = pos[inside].tolist(), lat["y_idx"][inside].tolist()
-cdfs = tables_y.cdfs.tolist()
+cdfs = tables_y.as_lists()[0]                 # each row cut to its length
 
 t0 = time.perf_counter()
 ours = rans_encode(pos, idx, cdfs)
@@ -452,9 +452,9 @@ print(f"y of {name}: {bits_table_sigma / 8:.1f} bytes with the table's exact pmf
 # over $y$ and $z$, the number a training curve shows. A real file differs from it for four
 # reasons, which we can now measure one by one:
 #
-# 1. **scale table**: for coding, each $\sigma_i$ is rounded *up* to the next of 64 log-spaced
-#    table scales, so the Gaussian used is slightly wider than predicted (the estimate uses
-#    the exact $\sigma_i$);
+# 1. **scale table**: for coding, each $\sigma_i$ is rounded *up* to the next of the table's
+#    log-spaced scales (256 in `codec_lib`, 3 % apart; CompressAI uses 64, 13 % apart), so the
+#    Gaussian used is slightly wider than predicted (the estimate uses the exact $\sigma_i$);
 # 2. **integer CDFs**: the tables hold 16-bit frequencies, not the exact pmfs (section 5.3),
 #    for $y$ and for $z$;
 # 3. **rANS flush**: the coder's few bytes per string (section 5.2);
@@ -517,9 +517,9 @@ plt.show()
 # a floor of one count for rare values, is then closer to the truth. Negative bars are therefore
 # a symptom of scales that are too small, typical of a checkpoint early in training; on a
 # well-trained model they are small and usually positive. These two grow with the number of symbols
-# and are the ones a better design could still shrink: a finer scale table, or a frequency
-# quantizer that minimizes $D_{\mathrm{KL}}$ rather than giving every symbol one count first
-# (exercise 05.2).
+# and are the ones a design can shrink: a finer scale table (going from 64 to 256 levels took
+# `codec_lib`'s overhead on Kodak from about 1.6 % to about 0.3 %), or a frequency quantizer
+# that minimizes $D_{\mathrm{KL}}$ exactly (exercise 05.2).
 #
 # ## 5.5 Anatomy of a codec_lib file
 #

@@ -57,6 +57,10 @@ def cmd_export(a) -> None:
     cfg = ck["config"]
     model = build_model(cfg["arch"], cfg["N"], cfg["M"], cfg["act"])
     model.load_state_dict(ck["model"])
+    if hasattr(model, "gaussian_conditional"):     # a coding choice, not learned: today's default
+        from .entropy_models import default_scale_table
+        model.gaussian_conditional.scale_table = default_scale_table()
+    model.update_tables(force=True)
     walls = [h["wall_s"] for h in ck["history"] if "wall_s" in h]
     devices = [h["device"] for h in ck["history"] if "device" in h]
     training = {"command": a.command or "codec-lib train --config CONFIG", "config": cfg,

@@ -52,8 +52,10 @@ class CdfTables:
     _lists: tuple | None = field(default=None, repr=False, compare=False)
 
     def as_lists(self) -> tuple[list, list, list]:
+        """Rows cut to their lengths (what the coders read), lengths, offsets; cached."""
         if self._lists is None:
-            self._lists = (self.cdfs.tolist(), self.lengths.tolist(), self.offsets.tolist())
+            self._lists = ([row[:n].tolist() for row, n in zip(self.cdfs, self.lengths)],
+                           self.lengths.tolist(), self.offsets.tolist())
         return self._lists
 
 

@@ -84,11 +84,12 @@ class _TabledModel(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         present = []
-        for name in ("_quantized_cdf", "_cdf_length", "_offset"):   # tables vary in size
-            if prefix + name in state_dict:
+        for name in ("_quantized_cdf", "_cdf_length", "_offset", "scale_table"):   # vary in size
+            if prefix + name in state_dict and name in self._buffers:
                 self._buffers[name] = torch.empty_like(state_dict[prefix + name],
                                                        device=getattr(self, name).device)
-                present.append(state_dict[prefix + name].numel() > 0)
+                if name != "scale_table":
+                    present.append(state_dict[prefix + name].numel() > 0)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._tables_cache, self._tables_key = None, None
         self._tables_loaded = bool(present) and all(present)
@@ -217,8 +218,11 @@ class EntropyBottleneck(_TabledModel):
         return torch.arange(C, dtype=torch.int32).view(1, C, 1, 1).expand(B, C, H, W)
 
 
-def default_scale_table(lo: float = 0.11, hi: float = 256.0, levels: int = 64) -> torch.Tensor:
-    """Log-spaced scales for the Gaussian tables (the range CompressAI's models use)."""
+def default_scale_table(lo: float = 0.11, hi: float = 256.0, levels: int = 256) -> torch.Tensor:
+    """Log-spaced scales for the Gaussian tables (CompressAI's range, 0.11 to 256).
+
+    256 levels (a 3 % step) rather than CompressAI's 64 (13 %): rounding each sigma up to the
+    table costs about 0.3 % of the rate instead of about 1.6 % (measured on Kodak; chapter 5)."""
     return torch.exp(torch.linspace(math.log(lo), math.log(hi), levels))
 
 

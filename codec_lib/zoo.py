@@ -121,6 +121,9 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
     model.update_tables()
     sd = {k: (v.half() if v.is_floating_point() and "scale_table" not in k else v).cpu()
           for k, v in model.state_dict().items()}
+    for k in [k for k in sd if k.endswith("_quantized_cdf")]:   # store the rows unpadded
+        lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"]
+        sd[k] = torch.cat([row[:n] for row, n in zip(sd[k], lengths.tolist())])
     arch = {v: k for k, v in _arch_names().items()}[type(model)]
     obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality), "arch": arch,
            "N": model.N, "M": model.M, "act": model.act, "lmbda": float(lmbda),
@@ -157,6 +160,13 @@ def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> Compr
         raise ModelError(f"{path} is not a codec_lib checkpoint")
     model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+    for k in [k for k in sd if k.endswith("_quantized_cdf") and sd[k].dim() == 1]:
+        lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"].tolist()   # re-pad the rows
+        rows = torch.split(sd[k], lengths)
+        padded = torch.zeros(len(rows), max(lengths), dtype=sd[k].dtype)
+        for i, row in enumerate(rows):
+            padded[i, : len(row)] = row
+        sd[k] = padded
     model.load_state_dict(sd)
     model.codec_name, model.codec_quality = obj["name"], obj["quality"]
     model.lmbda = obj.get("lmbda")
