@@ -283,7 +283,7 @@ class GaussianConditional(_TabledModel):
         float64 ``sigma`` is compared with exactly the table's float32 values.
         """
         table = self.scale_table.to(scales.dtype)
-        return torch.bucketize(scales, table[:-1]).int()
+        return torch.bucketize(scales.contiguous(), table[:-1]).int()
 
     def compress(self, y: torch.Tensor, indexes: torch.Tensor, means: torch.Tensor | None = None,
                  coder=None) -> tuple[list[bytes], torch.Tensor]:

@@ -11,6 +11,16 @@ from codec_lib.data import eval_images, sample_images
 from codec_lib.train import TrainConfig, fit
 
 
+@pytest.fixture
+def one_torch_thread():
+    """MS-SSIM's small float64 convolutions ran 10-40x slower with 2 torch threads than with 1
+    while another process kept a core busy (measured on the 2-core machine): use one here."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def photos() -> list[tuple[str, Image.Image]]:
     """The embedded sample photos (always available)."""

@@ -2,21 +2,13 @@
 import json
 
 import pytest
-import torch
 
 from codec_lib import baselines
 from codec_lib.baselines import CODECS, SWEEPS, decode, encode, evaluate_baseline
 from codec_lib.metrics import psnr
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """MS-SSIM's small float64 convolutions ran 10-40x slower with 2 torch threads than with 1
-    while another process kept a core busy (measured on the 2-core machine): use one here."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,7 @@ from codec_lib.compare_cli import add_parser
 from codec_lib.models import build_model
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """MS-SSIM's small float64 convolutions ran 10-40x slower with 2 torch threads than with 1
-    while another process kept a core busy (measured on the 2-core machine): use one here."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _wired() -> bool:
