@@ -1,0 +1,199 @@
+"""Benchmark: coding speed and training throughput against CompressAI, and the rate overhead.
+
+::
+
+    python -m codec_lib.bench [--images DIR] [--limit N] [--repeat R] [--train-steps S] [--json OUT]
+
+Prints figures only (it never asserts a speed). Coding speed compares our default model with
+CompressAI's ``MeanScaleHyperprior`` carrying the same weights and tables (``to_compressai``),
+at the tensor level, interleaving the two codecs; training compares ``codec_lib.train.fit``
+with a plain CompressAI training loop of the same size and batch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+from .data import eval_images, sample_images, to_tensor
+from .evaluate import estimate_bits
+from .interop import to_compressai
+from .models import pad_to
+from .train import TrainConfig, fit
+
+__all__ = ["machine", "coding_speed", "rate_overhead", "train_throughput", "run", "main"]
+
+
+def machine() -> dict:
+    return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__}
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+@torch.no_grad()
+def coding_speed(model, images, repeat: int = 3) -> dict:
+    """Median seconds of compress/decompress per image, ours and CompressAI's, interleaved."""
+    model = model.eval()
+    theirs = to_compressai(model)
+    theirs.update()   # no-op in effect: the tables came with the weights
+    codecs = {"ours": model, "compressai": theirs}
+    rows, z_same = [], True
+    for name, img in images:
+        x = pad_to(to_tensor(img), 64)     # both codecs see the same, already padded tensor
+        for m in codecs.values():          # one warm-up each
+            c = m.compress(x)
+            m.decompress(c["strings"], c["shape"])
+        times = {k: {"enc": [], "dec": []} for k in codecs}
+        for _ in range(repeat):
+            for k, m in codecs.items():    # ours, theirs, ours, theirs...
+                te, c = _timed(lambda: m.compress(x))
+                td, _ = _timed(lambda: m.decompress(c["strings"], c["shape"]))
+                times[k]["enc"].append(te)
+                times[k]["dec"].append(td)
+        c = model.compress(x)              # the same z string through both entropy bottlenecks
+        za = model.entropy_bottleneck.decompress(c["strings"][1], c["shape"])
+        zb = theirs.entropy_bottleneck.decompress(c["strings"][1], c["shape"])
+        z_same &= bool(torch.equal(za, zb))
+        rows.append({"image": name, "size": list(x.shape[-2:]),
+                     **{f"{k}_{p}_s": statistics.median(v[p]) for k, v in times.items() for p in v}})
+    out = {"images": rows, "z_hat_identical": z_same}
+    for k in codecs:
+        for p in ("enc", "dec"):
+            out[f"{k}_{p}_s"] = statistics.mean(r[f"{k}_{p}_s"] for r in rows)
+        out[f"{k}_encdec_s"] = out[f"{k}_enc_s"] + out[f"{k}_dec_s"]
+    for p in ("enc", "dec", "encdec"):
+        out[f"ratio_{p}"] = out[f"ours_{p}_s"] / out[f"compressai_{p}_s"]
+    return out
+
+
+@torch.no_grad()
+def rate_overhead(model, images) -> dict:
+    """Real bytes of the strings vs the model's own estimate (``estimate_bits``) per image."""
+    rows = []
+    for name, img in images:
+        c = model.compress(to_tensor(img))
+        real = 8 * sum(len(s) for group in c["strings"] for s in group)
+        est = estimate_bits(model, img)
+        rows.append({"image": name, "real_bits": real, "estimated_bits": est, "ratio": real / est})
+    ratios = [r["ratio"] for r in rows]
+    return {"images": rows, "mean_ratio": statistics.mean(ratios), "max_ratio": max(ratios)}
+
+
+def _crops(n: int, crop: int, photos: list[torch.Tensor], seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        p = photos[i % len(photos)]
+        H, W = p.shape[-2:]
+        t = int(torch.randint(0, H - crop + 1, (1,), generator=g))
+        l = int(torch.randint(0, W - crop + 1, (1,), generator=g))
+        out.append(p[0, :, t:t + crop, l:l + crop])
+    return torch.stack(out)
+
+
+def _fit_seconds(steps: int, N: int, M: int, batch: int, crop: int, lmbda: float) -> float:
+    with tempfile.TemporaryDirectory() as d:
+        cfg = TrainConfig(arch="mean-scale", N=N, M=M, steps=steps, batch_size=batch, crop=crop,
+                          lmbda=lmbda, out=d, checkpoint_every=10**9, seed=0)
+        t, _ = _timed(lambda: fit(cfg, progress=False, device="cpu"))
+    return t
+
+
+def _compressai_loop_seconds(steps: int, warmup: int, N: int, M: int, batch: int, crop: int,
+                             lmbda: float) -> float:
+    from compressai.models import MeanScaleHyperprior
+    torch.manual_seed(0)
+    net = MeanScaleHyperprior(N=N, M=M).train()
+    main = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
+    aux_p = [p for n, p in net.named_parameters() if n.endswith("quantiles")]
+    opt, aux_opt = torch.optim.Adam(main, lr=1e-4), torch.optim.Adam(aux_p, lr=1e-3)
+    photos = [to_tensor(im) for _, im in sample_images()]
+    batches = [_crops(batch, crop, photos, seed=s) for s in range(4)]
+    t0 = None
+    for step in range(warmup + steps):
+        if step == warmup:
+            t0 = time.perf_counter()
+        x = batches[step % len(batches)]
+        out = net(x)
+        B, _, H, W = x.shape
+        bpp = sum(torch.log2(l).sum() for l in out["likelihoods"].values()) / (-B * H * W)
+        loss = bpp + lmbda * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(main, 1.0)   # as fit (and CompressAI's example) do
+        opt.step()
+        aux = net.aux_loss()
+        aux_opt.zero_grad()
+        aux.backward()
+        aux_opt.step()
+    return time.perf_counter() - t0
+
+
+def train_throughput(steps: int = 20, warmup: int = 3, N: int = 64, M: int = 96, batch: int = 8,
+                     crop: int = 128, lmbda: float = 0.013) -> dict:
+    """Training images/s: ``fit`` (difference of a warmup-step and a warmup+steps run, which
+    cancels setup, first steps and the final checkpoint) vs a plain CompressAI loop."""
+    ours_s = _fit_seconds(warmup + steps, N, M, batch, crop, lmbda) - \
+        _fit_seconds(warmup, N, M, batch, crop, lmbda)
+    theirs_s = _compressai_loop_seconds(steps, warmup, N, M, batch, crop, lmbda)
+    ours, theirs = steps * batch / max(ours_s, 1e-9), steps * batch / theirs_s
+    return {"steps": steps, "warmup": warmup, "batch": batch, "crop": crop, "N": N, "M": M,
+            "ours_img_per_s": ours, "compressai_img_per_s": theirs, "ratio": ours / theirs}
+
+
+def run(model, images, repeat: int = 3, train_steps: int = 20, train_kw: dict | None = None) -> dict:
+    res = {"machine": machine(), "n_images": len(images)}
+    res["coding"] = coding_speed(model, images, repeat)
+    res["overhead"] = rate_overhead(model, images)
+    res["training"] = train_throughput(train_steps, **(train_kw or {})) if train_steps else None
+    return res
+
+
+def _report(r: dict) -> None:
+    c, o, t = r["coding"], r["overhead"], r["training"]
+    print(f"{r['n_images']} images; z_hat identical (same z string, both decoders): "
+          f"{c['z_hat_identical']}")
+    print(f"{'':10s}{'ours s':>10s}{'CompressAI s':>14s}{'ours/theirs':>13s}")
+    for p, label in (("enc", "encode"), ("dec", "decode"), ("encdec", "enc+dec")):
+        print(f"{label:10s}{c[f'ours_{p}_s']:10.4f}{c[f'compressai_{p}_s']:14.4f}{c[f'ratio_{p}']:13.3f}")
+    print(f"rate overhead (real bits / estimate): mean {o['mean_ratio']:.4f}, max {o['max_ratio']:.4f}")
+    if t:
+        print(f"training ({t['steps']} steps of {t['batch']}x{t['crop']}^2, N={t['N']} M={t['M']}): "
+              f"ours {t['ours_img_per_s']:.2f} img/s, CompressAI {t['compressai_img_per_s']:.2f} "
+              f"img/s, ratio {t['ratio']:.3f}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m codec_lib.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--images", help="folder of images (default: Kodak if $CODEC_LIB_DATA, else embedded)")
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--train-steps", type=int, default=20, help="0 skips the training benchmark")
+    ap.add_argument("--json", help="write all figures to this file")
+    a = ap.parse_args(argv)
+    from .zoo import load_model
+    m = machine()
+    print(f"machine: {m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} torch threads")
+    t0 = time.perf_counter()
+    res = run(load_model(), eval_images(a.images, a.limit), a.repeat, a.train_steps)
+    res["wall_s"] = time.perf_counter() - t0
+    _report(res)
+    print(f"total {res['wall_s']:.1f} s")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""Smoke test of the benchmark's functions (figures only, no speed thresholds)."""
+from __future__ import annotations
+
+from codec_lib import bench
+from codec_lib.data import sample_images
+from codec_lib.models import build_model
+
+
+def test_bench_smoke():
+    name, img = sample_images()[0]
+    images = [(name, img.crop((0, 0, 128, 128)))]
+    model = build_model("mean-scale", N=16, M=24).eval()   # untrained: tables still valid
+    res = bench.run(model, images, repeat=1, train_steps=3,
+                    train_kw={"warmup": 1, "N": 16, "M": 24, "batch": 2, "crop": 64})
+    assert set(res) >= {"machine", "coding", "overhead", "training"}
+    c = res["coding"]
+    assert c["z_hat_identical"]
+    for k in ("ours", "compressai"):
+        for p in ("enc", "dec", "encdec"):
+            assert c[f"{k}_{p}_s"] > 0
+    assert all(c[f"ratio_{p}"] > 0 for p in ("enc", "dec", "encdec"))
+    o = res["overhead"]
+    assert o["mean_ratio"] > 0 and o["max_ratio"] >= o["mean_ratio"]
+    t = res["training"]
+    assert t["ours_img_per_s"] > 0 and t["compressai_img_per_s"] > 0 and t["ratio"] > 0
+    bench._report(res)
