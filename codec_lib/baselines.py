@@ -31,12 +31,8 @@ with library versions.
 from __future__ import annotations
 
 import io
-import time
 
 from PIL import Image, UnidentifiedImageError, features
-from tqdm.auto import tqdm
-
-from .metrics import ms_ssim, psnr
 
 __all__ = ["CODECS", "SWEEPS", "SETTINGS", "encode", "decode", "evaluate_baseline"]
 
@@ -135,32 +131,13 @@ def evaluate_baseline(images: list[tuple[str, Image.Image]], codec: str,
     Returns ``{"model": codec, "images": N, "points": [{"quality", "bpp", "psnr", "ms_ssim",
     "est_bpp": None, "enc_s", "dec_s"}]}``: means over the images, one point per quality.
     """
+    from .evaluate import rd_points
     _check_codec(codec)
     if not images:
         raise ValueError("no images to evaluate")
     qualities = list(qualities or SWEEPS[codec])
     for q in qualities:
         _check(codec, q)
-    points = []
-    bar = tqdm(total=len(images) * len(qualities), disable=not progress, desc=f"eval {codec}")
-    for q in qualities:
-        rows = []
-        for img_name, img in images:
-            img = img.convert("RGB")
-            t0 = time.perf_counter()
-            data = encode(img, codec, q)
-            t1 = time.perf_counter()
-            dec = decode(data)
-            t2 = time.perf_counter()
-            W, H = img.size
-            rows.append({"image": img_name, "bpp": 8 * len(data) / (H * W), "psnr": psnr(img, dec),
-                         "ms_ssim": ms_ssim(img, dec), "enc_s": t1 - t0, "dec_s": t2 - t1})
-            bar.update(1)
-        mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("bpp", "psnr", "ms_ssim", "enc_s",
-                                                                  "dec_s")}
-        point = {"quality": q, **mean, "est_bpp": None}
-        if per_image:
-            point["per_image"] = rows
-        points.append(point)
-    bar.close()
+    points = rd_points(images, qualities, lambda q: (lambda img: encode(img, codec, q), decode),
+                       desc=f"eval {codec}", progress=progress, per_image=per_image)
     return {"model": codec, "images": len(images), "points": points}

@@ -77,8 +77,7 @@ def cmd_export(a) -> None:
 
 def cmd_demo(a) -> None:
     """Compress an embedded sample photo, decode it, and compare with JPEG at a similar size."""
-    import io
-    from PIL import Image
+    from . import baselines
     from .codec import decode_image, encode_image
     from .data import sample_images
     from .metrics import ms_ssim, psnr
@@ -96,14 +95,10 @@ def cmd_demo(a) -> None:
     _write_atomic(paths[".clb"], lambda f: f.write(enc.data))
     dec = decode_image(paths[".clb"].read_bytes())
     _write_atomic(paths["_decoded.png"], lambda f: dec.save(f, format="PNG"))
-    best = None                                     # the JPEG quality whose size is closest
-    for q in range(5, 96):
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=q, subsampling=2)
-        if best is None or abs(len(buf.getvalue()) - len(enc.data)) < abs(len(best[1]) - len(enc.data)):
-            best = (q, buf.getvalue())
+    jpegs = [(q, baselines.encode(img, "jpeg", q)) for q in range(5, 96)]   # the baseline's settings
+    best = min(jpegs, key=lambda qd: abs(len(qd[1]) - len(enc.data)))      # closest in size
     _write_atomic(paths["_jpeg.jpg"], lambda f: f.write(best[1]))
-    jpg = Image.open(io.BytesIO(best[1])).convert("RGB")
+    jpg = baselines.decode(best[1])
     W, H = img.size
     h = enc.header
     print(f"{a.image} ({W}x{H}), model {h.model} quality {h.quality}:")

@@ -15,6 +15,7 @@ The result is the JSON document of ``codec-lib eval``:
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import torch
 from PIL import Image
@@ -24,7 +25,7 @@ from .codec import decode_image, encode_image, prepare_image
 from .data import to_tensor
 from .metrics import ms_ssim, psnr
 
-__all__ = ["evaluate_model", "estimate_bits"]
+__all__ = ["evaluate_model", "estimate_bits", "rd_points"]
 
 
 @torch.no_grad()
@@ -34,6 +35,44 @@ def estimate_bits(model, img: Image.Image) -> float:
     dev = next(model.parameters()).device
     out = model.eval()(to_tensor(rgb).to(dev))
     return float(sum(-torch.log2(l).sum() for l in out["likelihoods"].values()))
+
+
+def rd_points(images: list[tuple[str, Image.Image]], qualities: list, coder: Callable,
+              estimate: Callable | None = None, desc: str = "eval", progress: bool = True,
+              per_image: bool = False) -> list[dict]:
+    """The measurement loop shared by learned and classic codecs.
+
+    ``coder(q)`` returns ``(encode(img) -> bytes, decode(bytes) -> Image)`` for quality ``q``;
+    ``estimate(q, img)``, if given, the codec's own rate estimate in bits (else ``est_bpp`` is
+    ``None``). Returns one point per quality: the means over the images.
+    """
+    keys = ("bpp", "psnr", "ms_ssim", "enc_s", "dec_s") + (("est_bpp",) if estimate else ())
+    points = []
+    bar = tqdm(total=len(images) * len(qualities), disable=not progress, desc=desc)
+    for q in qualities:
+        encode, decode = coder(q)
+        rows = []
+        for img_name, img in images:
+            img = img.convert("RGB")
+            W, H = img.size
+            t0 = time.perf_counter()
+            data = encode(img)
+            t1 = time.perf_counter()
+            dec = decode(data)
+            t2 = time.perf_counter()
+            row = {"image": img_name, "bpp": 8 * len(data) / (H * W), "psnr": psnr(img, dec),
+                   "ms_ssim": ms_ssim(img, dec), "enc_s": t1 - t0, "dec_s": t2 - t1}
+            if estimate:
+                row["est_bpp"] = estimate(q, img) / (H * W)
+            rows.append(row)
+            bar.update(1)
+        point = {"quality": q, "est_bpp": None,
+                 **{k: sum(r[k] for r in rows) / len(rows) for k in keys}}
+        if per_image:
+            point["per_image"] = rows
+        points.append(point)
+    bar.close()
+    return points
 
 
 def evaluate_model(images: list[tuple[str, Image.Image]], name: str | None = None,
@@ -46,26 +85,8 @@ def evaluate_model(images: list[tuple[str, Image.Image]], name: str | None = Non
     if not qualities:
         qualities = next(m["qualities"] for m in list_models() if m["name"] == name)
     models = {q: load_model(name, q) for q in qualities}      # fail early on a bad quality
-    points = []
-    bar = tqdm(total=len(images) * len(qualities), disable=not progress, desc=f"eval {name}")
-    for q in qualities:
-        model, rows = models[q], []
-        for img_name, img in images:
-            img = img.convert("RGB")
-            t0 = time.perf_counter()
-            enc = encode_image(img, model)
-            t1 = time.perf_counter()
-            dec = decode_image(enc.data, model)
-            t2 = time.perf_counter()
-            W, H = img.size
-            rows.append({"image": img_name, "bpp": 8 * len(enc.data) / (H * W),
-                         "est_bpp": estimate_bits(model, img) / (H * W), "psnr": psnr(img, dec),
-                         "ms_ssim": ms_ssim(img, dec), "enc_s": t1 - t0, "dec_s": t2 - t1})
-            bar.update(1)
-        point = {"quality": q, **{k: sum(r[k] for r in rows) / len(rows)
-                                  for k in ("bpp", "psnr", "ms_ssim", "est_bpp", "enc_s", "dec_s")}}
-        if per_image:
-            point["per_image"] = rows
-        points.append(point)
-    bar.close()
+    coder = lambda q: (lambda img: encode_image(img, models[q]).data,       # noqa: E731
+                       lambda data: decode_image(data, models[q]))
+    points = rd_points(images, qualities, coder, lambda q, img: estimate_bits(models[q], img),
+                       f"eval {name}", progress, per_image)
     return {"model": name, "images": len(images), "points": points}

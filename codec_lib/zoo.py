@@ -218,9 +218,7 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
     if default or not man.get("default"):
         man["default"] = {"model": entry["name"], "quality": entry["quality"]}
     man["format"] = 1
-    tmp = folder / "manifest.json.tmp"
-    tmp.write_text(json.dumps(man, indent=2) + "\n")
-    os.replace(tmp, folder / "manifest.json")
+    _write_manifest(folder, man)
     _CACHE.clear()
     return entry
 
@@ -233,7 +231,11 @@ def annotate(name: str, quality: int, **fields) -> dict:
     if entry is None:
         raise ModelError(f"model {name!r} quality {quality} is not in {folder / 'manifest.json'}")
     entry.update(fields)
+    _write_manifest(folder, man)
+    return entry
+
+
+def _write_manifest(folder: Path, man: dict) -> None:
     tmp = folder / "manifest.json.tmp"
     tmp.write_text(json.dumps(man, indent=2) + "\n")
     os.replace(tmp, folder / "manifest.json")
-    return entry
