@@ -187,8 +187,9 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         lr = cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
         for g in opt.param_groups:
             g["lr"] = lr
-        model.proxy_kw = {k: a * (b / a) ** (step / max(1, cfg.steps - 1))
-                          for k, (a, b) in cfg.anneal.items()}
+        if cfg.anneal:                 # otherwise leave any proxy_kw the caller set alone
+            model.proxy_kw = {k: a * (b / a) ** (step / max(1, cfg.steps - 1))
+                              for k, (a, b) in cfg.anneal.items()}
         x = x.to(device, non_blocking=True)
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
