@@ -55,7 +55,7 @@ def cmd_export(a) -> None:
     out = _check_output(str(run), a.output, a.force)
     ck = torch.load(run, map_location="cpu", weights_only=False)
     cfg = ck["config"]
-    model = build_model(cfg["arch"], cfg["N"], cfg["M"], cfg["act"])
+    model = build_model(cfg["arch"], cfg["N"], cfg["M"], cfg["act"], cfg.get("synthesis", "deep"))
     model.load_state_dict(ck["model"])
     if hasattr(model, "gaussian_conditional"):     # a coding choice, not learned: today's default
         from .entropy_models import default_scale_table
@@ -117,6 +117,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--arch", choices=["factorized", "hyperprior", "mean-scale"])
     t.add_argument("--N", type=int), t.add_argument("--M", type=int)
     t.add_argument("--act", choices=["gdn", "relu", "residual"])
+    t.add_argument("--synthesis", choices=["deep", "two-layer", "linear"],
+                   help="decoder depth: deep (default) or a shallow decoder (Yang & Mandt 2023)")
     t.add_argument("--lmbda", type=float, help="Lagrange multiplier (or give --quality 1..8)")
     t.add_argument("--quality", type=int, help="pick lmbda from CompressAI's quality ladder")
     t.add_argument("--steps", type=int), t.add_argument("--batch-size", dest="batch_size", type=int)

@@ -4,20 +4,21 @@
 
     codec-lib compare DIR --json OUT.json [--plot OUT.png] [--table OUT.md]
                       [--models NAME ...] [--baselines jpeg webp avif jpeg2000]
-                      [--anchor jpeg] [--limit N] [-q] [--force]
+                      [--anchor jpeg] [--limit N] [--reuse OLD.json] [-q] [--force]
 
 Evaluates every installed model at all its qualities (:func:`codec_lib.evaluate.evaluate_model`)
 and every classic codec over its sweep (:func:`codec_lib.baselines.evaluate_baseline`) on the
 images in ``DIR``, then writes
 
-- ``OUT.json``: ``{"images", "dir", "results": [codec-lib eval documents], "bd_rate": {"psnr":
+- ``OUT.json``: ``{"images", "dir", "names", "results": [codec-lib eval documents], "bd_rate": {"psnr":
   m, "ms_ssim": m}, "settings": {codec: description}}`` where ``m[test][anchor]`` is the
   BD-rate in percent (:func:`codec_lib.bdrate.bd_rate_matrix`, ``null`` without overlap);
 - ``OUT.png`` (or .pdf, .svg): PSNR and MS-SSIM (dB) against bpp;
 - ``OUT.md``: the Markdown tables of :func:`codec_lib.plots.results_table`, also printed.
 
 ``--models`` with no names skips the learned models, ``--baselines`` with none the classic
-codecs. Everything is computed before anything is written; each output is written atomically
+codecs. ``--reuse OLD.json`` takes the classic codecs' results from an earlier run on the same
+images instead of measuring them again (they take most of the time: 22 minutes for Kodak). Everything is computed before anything is written; each output is written atomically
 and an existing one is replaced only with ``--force``.
 """
 from __future__ import annotations
@@ -49,6 +50,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"classic codecs among {', '.join(CODECS)} (default: all; none: skip)")
     c.add_argument("--anchor", default="jpeg", help="the table's reference codec (default: jpeg)")
     c.add_argument("--limit", type=int, help="only the first N images")
+    c.add_argument("--reuse", metavar="OLD.json",
+                   help="take the classic codecs' results from an earlier compare on the same images")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     c.add_argument("-f", "--force", action="store_true", help="replace existing outputs")
     c.set_defaults(func=cmd_compare)
@@ -83,6 +86,30 @@ def _figure(results: list[dict], fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def _reusable(path: str, images: list, baselines: list[str]) -> dict[str, dict]:
+    """Baseline results of an earlier ``compare`` JSON, checked to be on the same images."""
+    from .baselines import SETTINGS
+    try:
+        old = json.loads(Path(path).read_text())
+        results = {r["model"]: r for r in old["results"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{path}: not a compare JSON ({type(e).__name__})") from None
+    names = [n for n, _ in images]
+    out = {}
+    for c in baselines:
+        r = results.get(c)
+        if r is None:
+            continue
+        seen = old.get("names")
+        if r.get("images") != len(images) or (seen and seen != names):
+            raise UsageError(f"{path}: its {c} results are on other images than {len(images)} here")
+        if old.get("settings", {}).get(c) != SETTINGS[c]:
+            raise UsageError(f"{path}: its {c} results were made with other settings or versions")
+        out[c] = r
+    print(f"reusing {', '.join(out) or 'nothing'} from {path}")
+    return out
+
+
 def cmd_compare(a) -> None:
     from .baselines import SETTINGS, evaluate_baseline
     from .bdrate import bd_rate_matrix
@@ -110,9 +137,12 @@ def cmd_compare(a) -> None:
     if not images:
         raise UsageError(f"{a.dir}: no images found")
 
+    reused = _reusable(a.reuse, images, baselines) if a.reuse else {}
     results = [evaluate_model(images, n, progress=not a.quiet) for n in names]
-    results += [evaluate_baseline(images, c, progress=not a.quiet) for c in baselines]
-    doc = {"images": len(images), "dir": str(Path(a.dir).resolve()), "results": results,
+    results += [reused.get(c) or evaluate_baseline(images, c, progress=not a.quiet)
+                for c in baselines]
+    doc = {"images": len(images), "dir": str(Path(a.dir).resolve()),
+           "names": [n for n, _ in images], "results": results,
            "bd_rate": {m: bd_rate_matrix(results, m) for m in ("psnr", "ms_ssim")},
            "settings": {**{n: _describe_model(installed[n]) for n in names},
                         **{c: SETTINGS[c] for c in baselines}}}

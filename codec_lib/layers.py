@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["GDN", "conv", "deconv", "ResidualBlock", "analysis_transform", "synthesis_transform",
-           "NONLINEARITIES"]
+           "NONLINEARITIES", "SYNTHESES"]
 
 
 class _NonNegative(nn.Module):
@@ -142,8 +142,28 @@ def analysis_transform(N: int, M: int, act: str = "gdn", c_in: int = 3) -> nn.Se
     )
 
 
-def synthesis_transform(N: int, M: int, act: str = "gdn", c_out: int = 3) -> nn.Sequential:
-    """``g_s``: ``(B, M, h, w) -> (B, c_out, 16h, 16w)``, the mirror image of ``g_a``."""
+SYNTHESES = ("deep", "two-layer", "linear")
+
+
+def synthesis_transform(N: int, M: int, act: str = "gdn", c_out: int = 3,
+                        kind: str = "deep") -> nn.Sequential:
+    """``g_s``: ``(B, M, h, w) -> (B, c_out, 16h, 16w)``.
+
+    ``kind="deep"`` mirrors ``g_a`` (four transposed convolutions). The shallow decoders of
+    Yang & Mandt ("Computationally-efficient neural image compression with shallow decoders",
+    ICCV 2023) trade rate-distortion for far fewer operations per pixel:
+
+    - ``"two-layer"``: an 13x13 stride-8 transposed convolution, IGDN, a 5x5 stride-2 one;
+    - ``"linear"``: one 18x18 stride-16 transposed convolution, a JPEG-like synthesis whose
+      18x18 basis images (one per latent channel) overlap their neighbours by one pixel.
+    """
+    if kind == "linear":
+        return nn.Sequential(nn.ConvTranspose2d(M, c_out, 18, stride=16, padding=1))
+    if kind == "two-layer":
+        return nn.Sequential(nn.ConvTranspose2d(M, N, 13, stride=8, padding=3, output_padding=1),
+                             GDN(N, inverse=True), deconv(N, c_out))
+    if kind != "deep":
+        raise ValueError(f"unknown synthesis {kind!r}; choose one of {SYNTHESES}")
     return nn.Sequential(
         deconv(M, N), _act(act, N, True),
         deconv(N, N), _act(act, N, True),

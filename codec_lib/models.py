@@ -14,15 +14,15 @@ records the size). The probability tables refresh themselves when the weights ch
 Determinism: the hyper-synthesis ``h_s`` that predicts the entropy parameters runs in float64
 at coding time, so encoder and decoder derive the same table indexes and means even when their
 float32 arithmetic would differ in the last bit; a mismatch there would garble the rest of the
-bitstream. The synthesis ``g_s`` runs in float32 with oneDNN switched off, whose convolutions
-sum in an order that depends on the thread count: on a CPU, the decoded pixels are then the same
-for any number of threads, and equal to the encoder's ``x_hat``. (Across different hardware,
-e.g. a GPU encoder and a CPU decoder, the entropy decoding stays exact; pixels may differ by one
-level.)
+bitstream. The synthesis ``g_s`` runs in float32 on channels-last tensors: oneDNN's
+channels-first (NCHW) transposed convolutions sum in an order that depends on the thread count
+(measured: 7 pixels of a Kodak image changed by one level between 1 and 2 threads), its
+channels-last kernels did not at 1 to 4 threads, and they are as fast. On a CPU the decoded pixels
+are then the same for any number of threads, and equal to the encoder's ``x_hat``. (Across
+different hardware, e.g. a GPU encoder and a CPU decoder, the entropy decoding stays exact;
+pixels may differ by one level.)
 """
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -43,15 +43,10 @@ def pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
 
-@contextmanager
-def _reproducible():
-    """oneDNN off: CPU convolutions whose results do not depend on the thread count."""
-    before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = before
+def _channels_last(y: torch.Tensor) -> torch.Tensor:
+    """``y`` in channels-last layout: on a CPU, convolutions whose results do not depend on the
+    thread count (see the module docstring)."""
+    return y.contiguous(memory_format=torch.channels_last)
 
 
 class CompressionModel(nn.Module):
@@ -112,18 +107,17 @@ class CompressionModel(nn.Module):
         out, y_hat = self._compress(pad_to(x, self.downsampling), coder)
         out["size"] = (H, W)
         if return_x_hat:
-            with _reproducible():
-                out["x_hat"] = self.g_s(y_hat.float()).clamp_(0, 1)[..., :H, :W]
+            x_hat = self.g_s(_channels_last(y_hat.float())).clamp_(0, 1)[..., :H, :W]
+            out["x_hat"] = x_hat.contiguous()
         return out
 
     @torch.no_grad()
     def decompress(self, strings: list[list[bytes]], shape: tuple[int, int],
                    size: tuple[int, int] | None = None, coder=None) -> dict:
-        with _reproducible():
-            x_hat = self._decompress(strings, tuple(shape), coder).clamp_(0, 1)
+        x_hat = self._decompress(strings, tuple(shape), coder).clamp_(0, 1)
         if size is not None:
             x_hat = x_hat[..., : size[0], : size[1]]
-        return {"x_hat": x_hat}
+        return {"x_hat": x_hat.contiguous()}
 
     def _double_call(self, module: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
         """Run ``module`` in float64 without touching its (float32) parameters."""
@@ -140,11 +134,11 @@ class FactorizedPrior(CompressionModel):
     ``x -> g_a -> y -> Q -> y_hat -> g_s -> x_hat`` with ``p(y_hat) = prod_c p_c(y_hat_c)``.
     """
 
-    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn"):
+    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn", synthesis: str = "deep"):
         super().__init__()
-        self.N, self.M, self.act = N, M, act
+        self.N, self.M, self.act, self.synthesis = N, M, act, synthesis
         self.g_a = analysis_transform(N, M, act)        # (B, 3, H, W) -> (B, M, H/16, W/16)
-        self.g_s = synthesis_transform(N, M, act)
+        self.g_s = synthesis_transform(N, M, act, kind=synthesis)
         self.entropy_bottleneck = EntropyBottleneck(M)
 
     def _forward(self, x):
@@ -160,7 +154,7 @@ class FactorizedPrior(CompressionModel):
 
     def _decompress(self, strings, shape, coder):
         y_hat = self.entropy_bottleneck.decompress(strings[0], shape, coder)
-        return self.g_s(y_hat)
+        return self.g_s(_channels_last(y_hat))
 
 
 class ScaleHyperprior(CompressionModel):
@@ -173,11 +167,11 @@ class ScaleHyperprior(CompressionModel):
 
     downsampling = 64
 
-    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn"):
+    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn", synthesis: str = "deep"):
         super().__init__()
-        self.N, self.M, self.act = N, M, act
+        self.N, self.M, self.act, self.synthesis = N, M, act, synthesis
         self.g_a = analysis_transform(N, M, act)
-        self.g_s = synthesis_transform(N, M, act)
+        self.g_s = synthesis_transform(N, M, act, kind=synthesis)
         self.h_a = nn.Sequential(                       # (B, M, h, w) -> (B, N, h/4, w/4)
             conv(M, N, 3, 1), nn.ReLU(inplace=True),
             conv(N, N), nn.ReLU(inplace=True),
@@ -223,7 +217,7 @@ class ScaleHyperprior(CompressionModel):
         scales, means = self._params(z_hat, double=True)
         indexes = self.gaussian_conditional.build_indexes(scales)
         y_hat = self.gaussian_conditional.decompress(strings[0], indexes, means, coder)
-        return self.g_s(y_hat.float())
+        return self.g_s(_channels_last(y_hat.float()))
 
 
 class MeanScaleHyperprior(ScaleHyperprior):
@@ -233,8 +227,8 @@ class MeanScaleHyperprior(ScaleHyperprior):
     ``h_s`` predicts a mean as well as a scale per latent, and ``y`` is rounded around its mean.
     """
 
-    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn"):
-        super().__init__(N, M, act)
+    def __init__(self, N: int = 128, M: int = 192, act: str = "gdn", synthesis: str = "deep"):
+        super().__init__(N, M, act, synthesis)
         self.h_a = nn.Sequential(
             conv(M, N, 3, 1), nn.LeakyReLU(inplace=True),
             conv(N, N), nn.LeakyReLU(inplace=True),
@@ -259,8 +253,10 @@ ARCHITECTURES = {"factorized": FactorizedPrior, "hyperprior": ScaleHyperprior,
                  "mean-scale": MeanScaleHyperprior}
 
 
-def build_model(arch: str, N: int = 128, M: int = 192, act: str = "gdn") -> CompressionModel:
-    """Instantiate an architecture by name (``factorized``, ``hyperprior``, ``mean-scale``)."""
+def build_model(arch: str, N: int = 128, M: int = 192, act: str = "gdn",
+                synthesis: str = "deep") -> CompressionModel:
+    """Instantiate an architecture by name (``factorized``, ``hyperprior``, ``mean-scale``);
+    ``synthesis`` picks a deep or shallow ``g_s`` (:func:`codec_lib.layers.synthesis_transform`)."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](N=N, M=M, act=act)
+    return ARCHITECTURES[arch](N=N, M=M, act=act, synthesis=synthesis)

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from .data import ImageFolder, training_loader
 from .models import CompressionModel, build_model
 
-__all__ = ["TrainConfig", "rd_loss", "fit", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
+__all__ = ["TrainConfig", "rd_loss", "fit", "init_from", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
 
 # CompressAI's MSE quality ladder (lambda for quality 1..8), used by its pretrained models.
 LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
@@ -49,6 +49,7 @@ class TrainConfig:
     N: int = 128
     M: int = 192
     act: str = "gdn"
+    synthesis: str = "deep"           # deep | two-layer | linear (shallow decoders)
     lmbda: float = 0.0130
     steps: int = 100_000
     batch_size: int = 8
@@ -68,7 +69,8 @@ class TrainConfig:
     out: str = "runs/run"
     checkpoint_every: int = 1000
     threads: int | None = None        # torch CPU threads (None: torch's default)
-    init: str | None = None           # start from these weights (a codec_lib checkpoint)
+    init: str | None = None           # start from these weights (a codec_lib checkpoint): every
+    # tensor whose name and shape match is copied, e.g. g_a and g_s into another architecture
 
 
 def rd_loss(out: dict, x: torch.Tensor, lmbda: float) -> dict:
@@ -97,6 +99,24 @@ def evaluate_loss(model: CompressionModel, images: list[torch.Tensor], lmbda: fl
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
     mean["psnr"] = -10 * math.log10(max(mean["mse"], 1e-12))
     return mean
+
+
+def init_from(model: CompressionModel, checkpoint: str, verbose: bool = True) -> list[str]:
+    """Copy every tensor of ``checkpoint`` whose name and shape match into ``model``.
+
+    Returns the names that were not copied (they keep their fresh initialization): starting a
+    factorized prior or a shallow decoder from a trained mean-scale model reuses its transforms.
+    """
+    from .zoo import load_checkpoint
+    src = load_checkpoint(checkpoint).state_dict()
+    own = model.state_dict()
+    same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(same, strict=False)
+    fresh = sorted(k for k in own if k not in same)
+    if verbose:
+        print(f"init from {checkpoint}: {len(same)} tensors copied, {len(fresh)} fresh"
+              + (f" ({', '.join(sorted({k.split('.')[0] for k in fresh}))})" if fresh else ""))
+    return fresh
 
 
 def _rng_state() -> dict:
@@ -148,10 +168,9 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = model or build_model(cfg.arch, cfg.N, cfg.M, cfg.act)
+    model = model or build_model(cfg.arch, cfg.N, cfg.M, cfg.act, cfg.synthesis)
     if cfg.init and not (out / "last.pt").exists():
-        from .zoo import load_checkpoint
-        model.load_state_dict(load_checkpoint(cfg.init).state_dict())
+        init_from(model, cfg.init, verbose=progress)
     model.to(device).train()
     model.proxy = cfg.proxy
     cuda = device.startswith("cuda")

@@ -8,7 +8,8 @@ trained. Loading checks the file's sha256 against the manifest and refuses an al
 A checkpoint file is a ``torch.save`` dict (loaded with ``weights_only=True``)::
 
     {"format": "codec_lib.checkpoint", "version": 1, "name": "mean-scale", "quality": 4,
-     "arch": "mean-scale", "N": 64, "M": 96, "act": "gdn", "lmbda": 0.013, "objective": "mse",
+     "arch": "mean-scale", "N": 64, "M": 96, "act": "gdn", "synthesis": "deep",
+     "lmbda": 0.013, "objective": "mse",
      "state_dict": {...float16 weights, int32 probability tables...}, "meta": {...}}
 
 Weights are stored in half precision (the decoder computes in float32 after loading); the
@@ -126,7 +127,8 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
         sd[k] = torch.cat([row[:n] for row, n in zip(sd[k], lengths.tolist())])
     arch = {v: k for k, v in _arch_names().items()}[type(model)]
     obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality), "arch": arch,
-           "N": model.N, "M": model.M, "act": model.act, "lmbda": float(lmbda),
+           "N": model.N, "M": model.M, "act": model.act, "synthesis": model.synthesis,
+           "lmbda": float(lmbda),
            "objective": objective, "state_dict": sd, "meta": meta or {}}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -158,7 +160,8 @@ def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> Compr
         raise ModelError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ModelError(f"{path} is not a codec_lib checkpoint")
-    model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"))
+    model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"),
+                        obj.get("synthesis", "deep"))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
     for k in [k for k in sd if k.endswith("_quantized_cdf") and sd[k].dim() == 1]:
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"].tolist()   # re-pad the rows
@@ -206,7 +209,8 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
     model = load_checkpoint(path)
     obj = torch.load(path, map_location="cpu", weights_only=True)
     entry = {"name": obj["name"], "kind": "image", "objective": obj.get("objective", "mse"),
-             "arch": obj["arch"], "N": obj["N"], "M": obj["M"], "quality": obj["quality"],
+             "arch": obj["arch"], "N": obj["N"], "M": obj["M"],
+             "synthesis": obj.get("synthesis", "deep"), "quality": obj["quality"],
              "lmbda": obj["lmbda"], "file": path.name, "sha256": sha256_file(path),
              "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size,
              "training": training or obj.get("meta", {}).get("training", {}), **(extra or {})}

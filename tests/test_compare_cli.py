@@ -105,6 +105,35 @@ def test_refuses_to_overwrite(folder, tmp_path, capsys):
     assert md.read_text().startswith("# Rate-distortion comparison")
 
 
+def test_reuse_baselines(fast_zoo, folder, tmp_path, capsys):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    rc, _, err = run(capsys, folder, "--json", first, "--models", "--baselines", "jpeg")
+    assert rc == 0, err
+    doc = json.loads(first.read_text())
+    assert doc["names"] == sorted(p.stem for p in folder.iterdir())
+    doc["results"][0]["points"][0]["psnr"] = 99.0                    # marks the reused numbers
+    first.write_text(json.dumps(doc))
+    rc, out, err = run(capsys, folder, "--json", second, "--models", "untrained",
+                       "--baselines", "jpeg", "webp", "--reuse", first)
+    assert rc == 0, err
+    assert "reusing jpeg from" in out
+    res = {r["model"]: r for r in json.loads(second.read_text())["results"]}
+    assert res["jpeg"]["points"][0]["psnr"] == 99.0                  # taken, not re-measured
+    assert res["webp"]["points"] and res["untrained"]["points"]     # measured
+    (folder / "extra.png").write_bytes((folder / doc["names"][0]).with_suffix(".png").read_bytes())
+    rc, _, err = run(capsys, folder, "--json", tmp_path / "c.json", "--models",
+                     "--baselines", "jpeg", "--reuse", first)
+    assert rc == 1 and "other images" in err
+    doc["settings"]["jpeg"] = "Pillow 1.0 JPEG"
+    first.write_text(json.dumps(doc))
+    (folder / "extra.png").unlink()
+    rc, _, err = run(capsys, folder, "--json", tmp_path / "c.json", "--models",
+                     "--baselines", "jpeg", "--reuse", first)
+    assert rc == 1 and "other settings" in err
+    rc, _, err = run(capsys, folder, "--json", tmp_path / "c.json", "--reuse", folder / "nope.json")
+    assert rc == 1 and "not a compare JSON" in err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--models", "nope"], "unknown model"),
     (["--models", "--baselines"], "nothing to compare"),
