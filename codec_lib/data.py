@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ["DATA_ENV", "IMAGE_EXTENSIONS", "data_root", "list_images", "sample_images",
+__all__ = ["DATA_ENV", "IMAGE_EXTENSIONS", "data_root", "results_dir", "list_images", "sample_images",
            "eval_images", "training_folders", "ImageFolder", "StepBatchSampler", "training_loader",
            "to_tensor", "to_image"]
 
@@ -36,6 +36,11 @@ def data_root() -> Path | None:
     """The folder named by ``$CODEC_LIB_DATA``, if set and present."""
     root = os.environ.get(DATA_ENV)
     return Path(root) if root and Path(root).is_dir() else None
+
+
+def results_dir() -> Path:
+    """The project's committed measurements (``data/results/`` of the repository)."""
+    return Path(__file__).resolve().parent.parent / "data" / "results"
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
