@@ -143,8 +143,10 @@ def cmd_models(a) -> None:
         print("no trained models installed")
     for m in models:
         star = " (default)" if m["default"] else ""
-        print(f"{m['name']}{star}: {m['kind']}, {m['objective']}, {m['arch']} N={m['N']} M={m['M']}, "
-              f"qualities {m['qualities']} (default {m['default_quality']})")
+        syn = "" if m["synthesis"] == "deep" else f", {m['synthesis']} synthesis"
+        print(f"{m['name']}{star}: {m['kind']}, {m['objective']}, {m['arch']} N={m['N']} M={m['M']}"
+              f"{syn}, qualities {m['qualities']} (default {m['default_quality']}), "
+              f"trained on {m['device'] or 'unknown'}")
 
 
 def cmd_eval(a) -> None:
@@ -162,13 +164,19 @@ def cmd_eval(a) -> None:
         print(f"q{p['quality']}: {p['bpp']:.4f} bpp (est {p['est_bpp']:.4f}), {p['psnr']:.2f} dB, "
               f"MS-SSIM {p['ms_ssim']:.4f}, enc {p['enc_s']:.2f} s, dec {p['dec_s']:.2f} s")
     if a.record:
-        from .zoo import annotate
-        key = Path(a.dir).resolve().name
-        for p in res["points"]:
-            point = {k: round(v, 5) for k, v in p.items() if k not in ("quality", "per_image")}
-            annotate(res["model"], p["quality"], **{key: {**point, "images": res["images"],
-                                                        "results": str(a.json)}})
-        print(f"recorded as '{key}' in the manifest")
+        record_points(res, a.dir, a.json)
+
+
+def record_points(res: dict, folder: str, json_path: str) -> None:
+    """Write each point of an eval document into its model's manifest entry, under the name
+    of the evaluated folder (e.g. ``"kodak"``)."""
+    from .zoo import annotate
+    key = Path(folder).resolve().name
+    for p in res["points"]:
+        point = {k: round(v, 5) for k, v in p.items() if k not in ("quality", "per_image")}
+        annotate(res["model"], p["quality"], **{key: {**point, "images": res["images"],
+                                                    "results": str(json_path)}})
+    print(f"{res['model']}: recorded as '{key}' in the manifest")
 
 
 def _coder(a):

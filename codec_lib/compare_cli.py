@@ -4,7 +4,7 @@
 
     codec-lib compare DIR --json OUT.json [--plot OUT.png] [--table OUT.md]
                       [--models NAME ...] [--baselines jpeg webp avif jpeg2000]
-                      [--anchor jpeg] [--limit N] [--reuse OLD.json] [-q] [--force]
+                      [--anchor jpeg] [--limit N] [--reuse OLD.json] [--record] [-q] [--force]
 
 Evaluates every installed model at all its qualities (:func:`codec_lib.evaluate.evaluate_model`)
 and every classic codec over its sweep (:func:`codec_lib.baselines.evaluate_baseline`) on the
@@ -18,7 +18,9 @@ images in ``DIR``, then writes
 
 ``--models`` with no names skips the learned models, ``--baselines`` with none the classic
 codecs. ``--reuse OLD.json`` takes the classic codecs' results from an earlier run on the same
-images instead of measuring them again (they take most of the time: 22 minutes for Kodak). Everything is computed before anything is written; each output is written atomically
+images instead of measuring them again (they take most of the time: 22 minutes for Kodak).
+``--record`` writes each model's points into its manifest entry, as ``codec-lib eval --record``.
+The models' points carry ``per_image`` rows (rate, estimate, quality and times of each image). Everything is computed before anything is written; each output is written atomically
 and an existing one is replaced only with ``--force``.
 """
 from __future__ import annotations
@@ -52,6 +54,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--limit", type=int, help="only the first N images")
     c.add_argument("--reuse", metavar="OLD.json",
                    help="take the classic codecs' results from an earlier compare on the same images")
+    c.add_argument("--record", action="store_true",
+                   help="record each model's points in the manifest (under the folder's name)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     c.add_argument("-f", "--force", action="store_true", help="replace existing outputs")
     c.set_defaults(func=cmd_compare)
@@ -138,7 +142,7 @@ def cmd_compare(a) -> None:
         raise UsageError(f"{a.dir}: no images found")
 
     reused = _reusable(a.reuse, images, baselines) if a.reuse else {}
-    results = [evaluate_model(images, n, progress=not a.quiet) for n in names]
+    results = [evaluate_model(images, n, progress=not a.quiet, per_image=True) for n in names]
     results += [reused.get(c) or evaluate_baseline(images, c, progress=not a.quiet)
                 for c in baselines]
     doc = {"images": len(images), "dir": str(Path(a.dir).resolve()),
@@ -159,3 +163,7 @@ def cmd_compare(a) -> None:
         md = f"# Rate-distortion comparison\n\n{tables}\nSettings:\n\n{settings}"
         _write_atomic(outs["table"], lambda f: f.write(md.encode()))
     print(tables, end="")
+    if a.record:
+        from .cli import record_points
+        for r in results[: len(names)]:
+            record_points(r, a.dir, a.json)

@@ -53,7 +53,8 @@ def read_manifest(folder: Path | None = None) -> dict:
 
 
 def list_models() -> list[dict]:
-    """One entry per model name: ``name, kind, objective, qualities, default, arch, N, M``."""
+    """One entry per model name: ``name, kind, objective, qualities, default, arch, N, M,
+    synthesis, lmbdas, device, steps`` (``steps``: training steps per quality)."""
     man = read_manifest()
     default = (man.get("default") or {}).get("model")
     out: dict[str, dict] = {}
@@ -61,13 +62,16 @@ def list_models() -> list[dict]:
         m = out.setdefault(e["name"], {
             "name": e["name"], "kind": e.get("kind", "image"), "objective": e.get("objective", "mse"),
             "qualities": [], "default": e["name"] == default, "arch": e["arch"], "N": e["N"],
-            "M": e["M"], "lmbdas": [], "device": e.get("training", {}).get("device")})
+            "M": e["M"], "synthesis": e.get("synthesis", "deep"), "lmbdas": [], "steps": [],
+            "device": e.get("training", {}).get("device")})
         m["qualities"].append(e["quality"])
         m["lmbdas"].append(e["lmbda"])
+        m["steps"].append(e.get("training", {}).get("total_steps", e.get("training", {}).get("steps")))
     for m in out.values():
         order = sorted(range(len(m["qualities"])), key=m["qualities"].__getitem__)
         m["qualities"] = [m["qualities"][i] for i in order]
         m["lmbdas"] = [m["lmbdas"][i] for i in order]
+        m["steps"] = [m["steps"][i] for i in order]
         m["default_quality"] = _default_quality(man, m["name"], m["qualities"])
     return list(out.values())
 

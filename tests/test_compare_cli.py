@@ -69,15 +69,22 @@ def folder(tmp_path, photos):
 def test_models_and_baselines(fast_zoo, folder, tmp_path, capsys):
     js, png, md = tmp_path / "r.json", tmp_path / "r.png", tmp_path / "r.md"
     rc, out, err = run(capsys, folder, "--json", js, "--plot", png, "--table", md,
-                       "--models", "untrained", "--baselines", "jpeg", "webp")
+                       "--models", "untrained", "--baselines", "jpeg", "webp", "--record")
     assert rc == 0, err
     doc = json.loads(js.read_text())
     assert doc["images"] == 2 and doc["dir"] == str(folder.resolve())
     assert [r["model"] for r in doc["results"]] == ["untrained", "jpeg", "webp"]
     for r in doc["results"]:
         assert r["images"] == 2 and r["points"]
+        extra = {"per_image"} if r["model"] == "untrained" else set()   # models carry per-image rows
         assert set(r["points"][0]) == {"quality", "bpp", "psnr", "ms_ssim", "est_bpp", "enc_s",
-                                       "dec_s"}
+                                       "dec_s"} | extra
+    rows = doc["results"][0]["points"][0]["per_image"]
+    assert [row["image"] for row in rows] == doc["names"]
+    assert sum(row["bpp"] for row in rows) / 2 == pytest.approx(doc["results"][0]["points"][0]["bpp"])
+    recorded = {e["quality"]: e[folder.name] for e in zoo.read_manifest()["models"]}
+    assert recorded[1]["bpp"] == pytest.approx(doc["results"][0]["points"][0]["bpp"], abs=1e-5)
+    assert recorded[2]["images"] == 2 and recorded[2]["results"] == str(js)
     model, jpeg = doc["results"][0]["points"][0], doc["results"][1]["points"][0]
     assert model["est_bpp"] > 0 and jpeg["est_bpp"] is None
     assert isinstance(doc["bd_rate"]["psnr"]["webp"]["jpeg"], float)
