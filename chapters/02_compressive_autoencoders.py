@@ -166,8 +166,8 @@ with torch.no_grad():
 # The divisors sit close to 1 for most positions: after its CPU-limited training (see the
 # model's entry in `codec-lib models`), our model's GDN layers are still near their initialization
 # ($\beta = 1$, $\gamma = 0.1\,I$) and act almost as a per-channel identity with a mild
-# compression of the largest responses. Ballé's fully trained models learn much larger
-# $\gamma$; we will see in section 2.6 that, even so, GDN trains faster than ReLU early on.
+# compression of the largest responses. Fully trained models learn much larger $\gamma$.
+# Section 2.6 compares GDN with ReLU and residual transforms at an equal training budget.
 #
 # ## 2.3 The rate-distortion Lagrangian
 #

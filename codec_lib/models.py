@@ -17,7 +17,8 @@ float32 arithmetic would differ in the last bit; a mismatch there would garble t
 bitstream. The synthesis ``g_s`` runs in float32 on channels-last tensors: oneDNN's
 channels-first (NCHW) transposed convolutions sum in an order that depends on the thread count
 (measured: 7 pixels of a Kodak image changed by one level between 1 and 2 threads), its
-channels-last kernels did not at 1 to 4 threads, and they are as fast. On a CPU the decoded pixels
+channels-last kernels did not at 1 to 4 threads on this project's AVX2 CPU (tested), and
+they are as fast. On a CPU the decoded pixels
 are then the same for any number of threads, and equal to the encoder's ``x_hat``. (Across
 different hardware, e.g. a GPU encoder and a CPU decoder, the entropy decoding stays exact;
 pixels may differ by one level.)
