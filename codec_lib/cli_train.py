@@ -67,7 +67,8 @@ def cmd_export(a) -> None:
                 "steps": ck["step"], "device": devices[-1] if devices else "unknown",
                 "wall_s": round(walls[-1], 1) if walls else None,
                 "data": a.data or ", ".join(cfg["train"]) or "embedded sample photos"}
-    sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"],
+    objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
+    sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"], objective,
                               meta={"training": training})
     print(f"{out}: sha256 {sha}")
     if a.register:
@@ -125,6 +126,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--crop", type=int), t.add_argument("--lr", type=float)
     t.add_argument("--lr-drop", dest="lr_drop", type=float)
     t.add_argument("--proxy", choices=["mixed", "noise", "ste", "soft", "sga"])
+    t.add_argument("--beta", type=float,
+                   help="adversarial weight: > 0 trains a generative (perceptual) codec")
+    t.add_argument("--disc-lr", dest="disc_lr", type=float, help="the discriminator's learning rate")
     t.add_argument("--seed", type=int), t.add_argument("--workers", type=int)
     t.add_argument("--train", nargs="+", help="training image folders (default: embedded photos)")
     t.add_argument("--val", help="validation image folder")

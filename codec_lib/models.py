@@ -3,7 +3,7 @@
 Workflow::
 
     model = MeanScaleHyperprior(N=128, M=192)
-    out = model(x)                         # training: {"x_hat", "likelihoods": {"y", "z"}}
+    out = model(x)                         # training: {"x_hat", "likelihoods": {"y", "z"}, "y_hat"}
     enc = model.compress(x)                # {"strings": [[y bytes], [z bytes]], "shape": (h, w)}
     x_hat = model.decompress(**enc)["x_hat"]
 
@@ -145,7 +145,7 @@ class FactorizedPrior(CompressionModel):
     def _forward(self, x):
         y = self.g_a(x)
         y_hat, y_likelihoods = self._q(self.entropy_bottleneck, y)
-        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods}}
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods}, "y_hat": y_hat}
 
     def _compress(self, x, coder):
         y = self.g_a(x)
@@ -200,7 +200,8 @@ class ScaleHyperprior(CompressionModel):
         z_hat, z_likelihoods = self._q(self.entropy_bottleneck, z)
         scales, means = self._params(z_hat)
         y_hat, y_likelihoods = self._q(self.gaussian_conditional, y, scales, means=means)
-        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods},
+                "y_hat": y_hat}
 
     def _compress(self, x, coder):
         y = self.g_a(x)

@@ -69,6 +69,8 @@ class TrainConfig:
     out: str = "runs/run"
     checkpoint_every: int = 1000
     threads: int | None = None        # torch CPU threads (None: torch's default)
+    beta: float = 0.0                 # adversarial weight: > 0 trains a generative codec (gan.py)
+    disc_lr: float = 1e-4             # the discriminator's learning rate
     init: str | None = None           # start from these weights (a codec_lib checkpoint): every
     # tensor whose name and shape match is copied, e.g. g_a and g_s into another architecture
 
@@ -177,6 +179,10 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
     if cuda:
         model.to(memory_format=torch.channels_last)
     opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr)
+    adversary = None
+    if cfg.beta > 0:
+        from .gan import Adversary
+        adversary = Adversary(model.M, cfg.disc_lr, device)
     step, history = 0, []
     if (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location=device, weights_only=False)
@@ -184,6 +190,8 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         opt.load_state_dict(ck["optimizer"])
         aux_opt.load_state_dict(ck["aux_optimizer"])
         step, history = ck["step"], ck["history"]
+        if adversary is not None:
+            adversary.load_state_dict(ck["adversary"])
         _set_rng_state(ck["rng"])
     dataset = ImageFolder(cfg.train or None, crop=cfg.crop, scale=tuple(cfg.scale))
     loader = training_loader(dataset, cfg.batch_size, cfg.seed, step, cfg.steps, cfg.workers)
@@ -195,6 +203,7 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
                                              evaluate_loss(model, val, cfg.lmbda).items()}})
         _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                       "aux_optimizer": aux_opt.state_dict(), "step": step, "history": history,
+                      "adversary": adversary.state_dict() if adversary else None,
                       "rng": _rng_state(), "config": asdict(cfg)}, out / "last.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
 
@@ -213,9 +222,14 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            res = rd_loss(model(x), x, cfg.lmbda)
+            out_ = model(x)
+            res = rd_loss(out_, x, cfg.lmbda)
+        loss = res["loss"]
+        if adversary is not None:                  # generative codec: R + lmbda D + beta L_G
+            res["g"] = adversary.generator_loss(out_["x_hat"], out_["y_hat"])
+            loss = loss + cfg.beta * res["g"]
         opt.zero_grad(set_to_none=True)
-        res["loss"].backward()
+        loss.backward()
         if cfg.clip_grad:   # the network only: the quantiles' grads belong to the aux loss
             torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], cfg.clip_grad)
         opt.step()
@@ -223,9 +237,12 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         aux_opt.zero_grad(set_to_none=True)
         aux.backward()
         aux_opt.step()
+        if adversary is not None:
+            res.update(adversary.step(x, out_["x_hat"], out_["y_hat"]))
         step += 1
-        for k, v in (("loss", res["loss"]), ("bpp", res["bpp"]), ("mse", res["mse"]), ("aux", aux)):
-            v = float(v.detach())
+        for k, v in [("loss", res["loss"]), ("bpp", res["bpp"]), ("mse", res["mse"]), ("aux", aux)] + \
+                [(k, res[k]) for k in ("g", "d_loss") if k in res]:
+            v = float(v.detach()) if torch.is_tensor(v) else float(v)
             run[k] = 0.98 * run.get(k, v) + 0.02 * v                    # smoothed for the bar
         bar.update(1)
         bar.set_postfix(loss=f"{run['loss']:.3f}", bpp=f"{run['bpp']:.3f}",
