@@ -146,8 +146,9 @@ with torch.no_grad():
               f"after strong GDN {v.pow(2).mean().sqrt():.4f}")
 
 # %% [markdown]
-# The linear responses shrink fourfold with the contrast; the normalized ones barely move. How
-# strong is the GDN that our shipped model actually learned? Its divisor
+# The linear responses scale with the contrast (by exactly 4: convolution is linear); the
+# normalized ones change far less, because numerator and denominator shrink together until
+# $\beta$ takes over. How strong is the GDN that our shipped model actually learned? Its divisor
 # $\sqrt{\beta_i + \sum_j\gamma_{ij}u_j^2}$ on the test photo, layer by layer:
 
 # %%
@@ -257,7 +258,7 @@ small.codec_name, small.codec_quality = "live", 0
 encs = {"trained here (300 steps)": encode_image(photo, small),
         "shipped mean-scale q4": encode_image(photo, model)}
 box = (photo.size[0] // 2 - 96, photo.size[1] // 2 - 64, photo.size[0] // 2 + 96, photo.size[1] // 2 + 64)
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
 axes[0].imshow(photo.crop(box)); axes[0].set_title("original (crop)")
 for ax, (label, enc) in zip(axes[1:], encs.items()):
     bpp = 8 * len(enc.data) / (photo.size[0] * photo.size[1])
@@ -294,10 +295,10 @@ for r in rows:
     print(f"{r['q']:>2} {r['lmbda']:7.4f} {r['bpp']:6.3f} {r['psnr']:6.2f} {r['active']:15.1%} "
           f"{r['channels']:>10d} / {M}")
 
-fig, axes = plt.subplots(1, len(rows) + 1, figsize=(3.2 * (len(rows) + 1), 3))
+fig, axes = plt.subplots(1, len(rows) + 1, figsize=(2.5 * (len(rows) + 1), 2.2))
 axes[0].imshow(photo.crop(box)); axes[0].set_title("original")
 for ax, r in zip(axes[1:], rows):
-    ax.imshow(r["x_hat"].crop(box)); ax.set_title(f"λ={r['lmbda']}: {r['bpp']:.2f} bpp, {r['psnr']:.1f} dB")
+    ax.imshow(r["x_hat"].crop(box)); ax.set_title(f"λ={r['lmbda']}\n{r['bpp']:.2f} bpp, {r['psnr']:.1f} dB")
 for ax in axes:
     ax.axis("off")
 plt.tight_layout(); plt.show()

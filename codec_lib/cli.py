@@ -139,6 +139,9 @@ def cmd_models(a) -> None:
     if a.json:
         print(json.dumps(models, indent=2))
         return
+    if a.markdown:
+        print(models_markdown())
+        return
     if not models:
         print("no trained models installed")
     for m in models:
@@ -147,6 +150,28 @@ def cmd_models(a) -> None:
         print(f"{m['name']}{star}: {m['kind']}, {m['objective']}, {m['arch']} N={m['N']} M={m['M']}"
               f"{syn}, qualities {m['qualities']} (default {m['default_quality']}), "
               f"trained on {m['device'] or 'unknown'}")
+
+
+def models_markdown() -> str:
+    """The manifest as a Markdown table (the README's model table is made with it)."""
+    from .zoo import read_manifest
+    man = read_manifest()
+    default = man.get("default") or {}
+    rows = ["| name | quality (lmbda) | arch, N, M | size | training | Kodak: bpp, PSNR, MS-SSIM | real / estimate |",
+            "|---|---|---|---|---|---|---|"]
+    for e in man["models"]:
+        t, k = e.get("training", {}), e.get("kodak")
+        steps = t.get("total_steps", t.get("steps"))
+        wall = t.get("total_wall_s", t.get("wall_s"))
+        train = ", ".join([f"{steps:,} steps" if steps else "steps unknown", t.get("device", "?")]
+                          + ([f"{wall / 60:.0f} min"] if wall else []))
+        syn = "" if e.get("synthesis", "deep") == "deep" else f", {e['synthesis']} g_s"
+        star = " (default)" if (default.get("model"), default.get("quality")) == (e["name"], e["quality"]) else ""
+        kodak = (f"{k['bpp']:.3f}, {k['psnr']:.2f} dB, {k['ms_ssim']:.4f}" if k else "not evaluated")
+        ratio = f"{k['bpp'] / k['est_bpp']:.4f}" if k and k.get("est_bpp") else "-"
+        rows.append(f"| `{e['name']}`{star} | {e['quality']} ({e['lmbda']}) | {e['arch']}{syn}, "
+                    f"{e['N']}, {e['M']} | {e['bytes'] / 1e6:.1f} MB | {train} | {kodak} | {ratio} |")
+    return "\n".join(rows)
 
 
 def cmd_eval(a) -> None:
@@ -212,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list installed models")
     m.add_argument("--json", action="store_true")
+    m.add_argument("--markdown", action="store_true",
+                   help="one table row per checkpoint, with its training and Kodak point")
     m.set_defaults(func=cmd_models)
 
     e = sub.add_parser("eval", help="evaluate a model on a folder of images")

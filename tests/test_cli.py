@@ -56,6 +56,11 @@ def test_models_json(tiny_zoo, capsys):
         assert {"name", "kind", "objective", "qualities", "default"} <= set(m)
         assert m["kind"] == "image" and m["objective"] == "mse" and m["qualities"] == [1]
     assert [m["name"] for m in models if m["default"]] == ["tiny-ms"]
+    rc, out, _ = run(capsys, "models", "--markdown")
+    lines = out.strip().splitlines()
+    assert rc == 0 and len(lines) == 2 + 3 and lines[0].startswith("| name | quality (lmbda)")
+    assert "| `tiny-ms` (default) | 1 (0.01) | mean-scale, 16, 24 |" in out
+    assert "| 20 steps, cpu |" in out
 
 
 def test_eval_json(tiny_zoo, tmp_path, photos, capsys):
