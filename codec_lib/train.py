@@ -8,6 +8,9 @@ A codec with parameters ``psi`` minimizes, over training crops ``x``,
 ``lmbda`` values match CompressAI's quality ladder). The factorized densities' quantiles are
 learned by a separate auxiliary loss with its own optimizer, as in Balle et al.'s reference code.
 
+With ``beta > 0`` the decoder is also trained as the generator of a conditional GAN
+(:mod:`codec_lib.gan`), adding ``beta * L_G`` to the loss: a generative codec.
+
 ``fit`` uses the GPU when there is one (bfloat16 autocast for the transforms, channels-last),
 shows a tqdm progress bar, writes ``last.pt`` every ``checkpoint_every`` steps (atomically) and
 resumes exactly: the batches are a function of ``(seed, step)`` (:mod:`codec_lib.data`) and the
