@@ -60,13 +60,15 @@ def cmd_export(a) -> None:
     if hasattr(model, "gaussian_conditional"):     # a coding choice, not learned: today's default
         from .entropy_models import default_scale_table
         model.gaussian_conditional.scale_table = default_scale_table()
-    model.update_tables(force=True)
+    from .train import settle_quantiles
+    aux = settle_quantiles(model)
     walls = [h["wall_s"] for h in ck["history"] if "wall_s" in h]
     devices = [h["device"] for h in ck["history"] if "device" in h]
     training = {"command": a.command or "codec-lib train --config CONFIG", "config": cfg,
                 "steps": ck["step"], "device": devices[-1] if devices else "unknown",
                 "wall_s": round(walls[-1], 1) if walls else None,
-                "data": a.data or ", ".join(cfg["train"]) or "embedded sample photos"}
+                "data": a.data or ", ".join(cfg["train"]) or "embedded sample photos",
+                "aux_loss_settled": round(aux, 2)}
     objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
     sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"], objective,
                               meta={"training": training})

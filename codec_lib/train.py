@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from .data import ImageFolder, training_loader
 from .models import CompressionModel, build_model
 
-__all__ = ["TrainConfig", "rd_loss", "fit", "init_from", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
+__all__ = ["TrainConfig", "rd_loss", "fit", "init_from", "settle_quantiles", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
 
 # CompressAI's MSE quality ladder (lambda for quality 1..8), used by its pretrained models.
 LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
@@ -104,6 +104,31 @@ def evaluate_loss(model: CompressionModel, images: list[torch.Tensor], lmbda: fl
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
     mean["psnr"] = -10 * math.log10(max(mean["mse"], 1e-12))
     return mean
+
+
+def settle_quantiles(model: CompressionModel, steps: int = 4000, lr: float = 1e-2) -> float:
+    """Finish the auxiliary optimization of the factorized densities' quantiles; returns the
+    final aux loss.
+
+    The quantiles only set each channel's coding range (values outside it are escaped at extra
+    cost); they do not change the density. A short training run leaves them unconverged (an aux
+    loss of ~2000 for our factorized priors after 8,900 steps; ~80 after this), and the escapes
+    then cost up to 2 % above the estimate on a Kodak image. The aux loss needs no data, so
+    ``codec-lib export`` finishes it.
+    """
+    params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
+    if not params:
+        return 0.0
+    opt = torch.optim.Adam(params, lr=lr)
+    for i in range(steps + steps // 4):            # then a quarter more at a tenth of the rate
+        if i == steps:
+            opt.param_groups[0]["lr"] = lr / 10
+        loss = model.aux_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.update_tables(force=True)
+    return float(model.aux_loss().detach())
 
 
 def init_from(model: CompressionModel, checkpoint: str, verbose: bool = True) -> list[str]:
