@@ -80,7 +80,8 @@ def test_decoding_is_deterministic_across_threads(shipped_model, photos, tmp_pat
 def test_altered_or_missing_checkpoint_is_refused(shipped_model, tmp_path, monkeypatch):
     src = zoo.checkpoint_dir()
     man = zoo.read_manifest()
-    e = next(e for e in man["models"] if e["name"] == man["default"]["model"])
+    e = next(e for e in man["models"] if (e["name"], e["quality"]) ==
+             (man["default"]["model"], man["default"]["quality"]))
     shutil.copy(src / "manifest.json", tmp_path / "manifest.json")
     data = bytearray((src / e["file"]).read_bytes())
     data[len(data) // 2] ^= 0xFF
