@@ -20,8 +20,9 @@ images in ``DIR``, then writes
 codecs. ``--reuse OLD.json`` takes the classic codecs' results from an earlier run on the same
 images instead of measuring them again (they take most of the time: 22 minutes for Kodak).
 ``--record`` writes each model's points into its manifest entry, as ``codec-lib eval --record``.
-The models' points carry ``per_image`` rows (rate, estimate, quality and times of each image). Everything is computed before anything is written; each output is written atomically
-and an existing one is replaced only with ``--force``.
+The models' points carry ``per_image`` rows (rate, estimate, quality and times of each image).
+Everything is computed before anything is written; each output is written atomically and an
+existing one is replaced only with ``--force``.
 """
 from __future__ import annotations
 
@@ -98,13 +99,12 @@ def _reusable(path: str, images: list, baselines: list[str]) -> dict[str, dict]:
         results = {r["model"]: r for r in old["results"]}
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UsageError(f"{path}: not a compare JSON ({type(e).__name__})") from None
-    names = [n for n, _ in images]
+    names, seen = [n for n, _ in images], old.get("names")
     out = {}
     for c in baselines:
         r = results.get(c)
         if r is None:
             continue
-        seen = old.get("names")
         if r.get("images") != len(images) or (seen and seen != names):
             raise UsageError(f"{path}: its {c} results are on other images than {len(images)} here")
         if old.get("settings", {}).get(c) != SETTINGS[c]:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .data import to_tensor
 from .metrics import as_array
 
 __all__ = ["sliced_wasserstein", "laplacian_pyramid", "patch_descriptors", "patch_swd",
@@ -60,11 +61,6 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, projections: int = 256, see
     return float(np.abs(pa - pb).mean())
 
 
-def _to_tensor(img) -> torch.Tensor:
-    a = as_array(img).astype(np.float32) / 255.0                          # (H, W, 3)
-    return torch.from_numpy(a).permute(2, 0, 1)[None]                     # (1, 3, H, W)
-
-
 def laplacian_pyramid(x: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
     """Band-pass levels of ``x (1, C, H, W)``, finest first, then the low-pass residual."""
     k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
@@ -87,7 +83,7 @@ def patch_descriptors(images, size: int = 7, levels: int = 3, per_image: int = 2
     rng = np.random.default_rng(seed)
     per_level: list[list[np.ndarray]] = [[] for _ in range(levels)]
     for img in images:
-        pyr = laplacian_pyramid(_to_tensor(img), levels)[:levels]
+        pyr = laplacian_pyramid(to_tensor(img), levels)[:levels]
         for lvl, band in enumerate(pyr):
             b = band[0].numpy()                                            # (3, h, w)
             if min(b.shape[1:]) < size:

@@ -86,10 +86,14 @@ def rd_loss(out: dict, x: torch.Tensor, lmbda: float) -> dict:
     return {"loss": bpp + lmbda * 255**2 * mse, "bpp": bpp, "mse": mse}
 
 
+def _is_quantile(name: str) -> bool:
+    return name.endswith("quantiles")
+
+
 def configure_optimizers(model: CompressionModel, lr: float, aux_lr: float):
     """Adam on the network, and a separate Adam on the quantiles of the auxiliary loss."""
-    aux = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
-    main = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    aux = [p for n, p in model.named_parameters() if _is_quantile(n)]
+    main = [p for n, p in model.named_parameters() if not _is_quantile(n)]
     return torch.optim.Adam(main, lr=lr), torch.optim.Adam(aux, lr=aux_lr)
 
 
@@ -116,7 +120,7 @@ def settle_quantiles(model: CompressionModel, steps: int = 4000, lr: float = 1e-
     then cost up to 2 % above the estimate on a Kodak image. The aux loss needs no data, so
     ``codec-lib export`` finishes it.
     """
-    params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
+    params = [p for n, p in model.named_parameters() if _is_quantile(n)]
     if not params:
         return 0.0
     opt = torch.optim.Adam(params, lr=lr)

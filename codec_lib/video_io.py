@@ -190,8 +190,6 @@ def write_y4m(path: str | os.PathLike, frames: np.ndarray, fps: int = 50) -> Non
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise VideoError(f"need uint8 RGB frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
     T, H, W, _ = frames.shape
-    if H % 2 or W % 2:
-        raise VideoError(f"4:2:0 needs an even frame size, got {W}x{H}")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
