@@ -13,8 +13,8 @@ A checkpoint file is a ``torch.save`` dict (loaded with ``weights_only=True``)::
      "state_dict": {...float16 weights, int32 probability tables...}, "meta": {...}}
 
 Weights are stored in half precision (the decoder computes in float32 after loading); the
-integer probability tables are stored as they are, so every machine codes with the same
-integers.
+integer probability tables are stored exactly (each CDF row as its 16-bit symbol frequencies),
+so every machine codes with the same integers.
 """
 from __future__ import annotations
 
@@ -126,9 +126,14 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
     model.update_tables()
     sd = {k: (v.half() if v.is_floating_point() and "scale_table" not in k else v).cpu()
           for k, v in model.state_dict().items()}
-    for k in [k for k in sd if k.endswith("_quantized_cdf")]:   # store the rows unpadded
-        lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"]
-        sd[k] = torch.cat([row[:n] for row, n in zip(sd[k], lengths.tolist())])
+    for k in [k for k in sd if k.endswith("_quantized_cdf")]:   # store the rows unpadded, as
+        lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"]   # frequencies in 16 bits
+        rows = [row[:n] for row, n in zip(sd[k], lengths.tolist())]
+        freqs = torch.cat([row.diff() for row in rows]) if rows else torch.zeros(0, dtype=torch.int32)
+        if all(len(r) and r[0] == 0 for r in rows) and bool(((freqs >= 1) & (freqs <= 65535)).all()):
+            sd[k] = (freqs - 32768).to(torch.int16)             # CDFs start at 0 and rise
+        else:
+            sd[k] = torch.cat(rows)
     arch = {v: k for k, v in _arch_names().items()}[type(model)]
     obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality), "arch": arch,
            "N": model.N, "M": model.M, "act": model.act, "synthesis": model.synthesis,
@@ -169,8 +174,13 @@ def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> Compr
     sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
     for k in [k for k in sd if k.endswith("_quantized_cdf") and sd[k].dim() == 1]:
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"].tolist()   # re-pad the rows
-        rows = torch.split(sd[k], lengths)
-        padded = torch.zeros(len(rows), max(lengths), dtype=sd[k].dtype)
+        if sd[k].dtype == torch.int16:                          # frequencies -> cumulative
+            freqs = torch.split(sd[k].to(torch.int32) + 32768, [n - 1 for n in lengths])
+            rows = [torch.cat([torch.zeros(1, dtype=torch.int32), f.cumsum(0, dtype=torch.int32)])
+                    for f in freqs]
+        else:
+            rows = torch.split(sd[k], lengths)
+        padded = torch.zeros(len(rows), max(lengths), dtype=torch.int32)
         for i, row in enumerate(rows):
             padded[i, : len(row)] = row
         sd[k] = padded
