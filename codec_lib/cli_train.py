@@ -61,7 +61,9 @@ def cmd_export(a) -> None:
         from .entropy_models import default_scale_table
         model.gaussian_conditional.scale_table = default_scale_table()
     from .train import settle_quantiles
-    aux = settle_quantiles(model)
+    frozen = cfg.get("trainable") and not any("entropy_bottleneck".startswith(t) or
+                                              t.startswith("entropy_bottleneck") for t in cfg["trainable"])
+    aux = float(model.aux_loss().detach()) if frozen else settle_quantiles(model)  # keep its tables
     walls = [h["wall_s"] for h in ck["history"] if "wall_s" in h]
     devices = [h["device"] for h in ck["history"] if "device" in h]
     training = {"command": a.command or "codec-lib train --config CONFIG", "config": cfg,
@@ -69,6 +71,8 @@ def cmd_export(a) -> None:
                 "wall_s": round(walls[-1], 1) if walls else None,
                 "data": a.data or ", ".join(cfg["train"]) or "embedded sample photos",
                 "aux_loss_settled": round(aux, 2)}
+    if cfg.get("init"):
+        training["init"] = {"file": Path(cfg["init"]).name, "sha256": zoo.sha256_file(cfg["init"])}
     objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
     sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"], objective,
                               meta={"training": training})
@@ -131,6 +135,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--beta", type=float,
                    help="adversarial weight: > 0 trains a generative (perceptual) codec")
     t.add_argument("--disc-lr", dest="disc_lr", type=float, help="the discriminator's learning rate")
+    t.add_argument("--disc-channels", dest="disc_channels", type=int, help="the discriminator's width")
+    t.add_argument("--trainable", nargs="+", metavar="PREFIX",
+                   help="train only parameters whose names start with these (e.g. g_s); freeze the rest")
     t.add_argument("--seed", type=int), t.add_argument("--workers", type=int)
     t.add_argument("--train", nargs="+", help="training image folders (default: embedded photos)")
     t.add_argument("--val", help="validation image folder")

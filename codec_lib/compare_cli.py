@@ -17,8 +17,9 @@ images in ``DIR``, then writes
 - ``OUT.md``: the Markdown tables of :func:`codec_lib.plots.results_table`, also printed.
 
 ``--models`` with no names skips the learned models, ``--baselines`` with none the classic
-codecs. ``--reuse OLD.json`` takes the classic codecs' results from an earlier run on the same
-images instead of measuring them again (they take most of the time: 22 minutes for Kodak).
+codecs. ``--reuse OLD.json`` takes results from an earlier run on the same images instead of measuring
+them again: the classic codecs' (they take most of the time: 22 minutes for Kodak) if made with
+the same settings, and each model's if made with the same weights at the same qualities.
 ``--record`` writes each model's points into its manifest entry, as ``codec-lib eval --record``.
 The models' points carry ``per_image`` rows (rate, estimate, quality and times of each image).
 Everything is computed before anything is written; each output is written atomically and an
@@ -54,7 +55,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--anchor", default="jpeg", help="the table's reference codec (default: jpeg)")
     c.add_argument("--limit", type=int, help="only the first N images")
     c.add_argument("--reuse", metavar="OLD.json",
-                   help="take the classic codecs' results from an earlier compare on the same images")
+                   help="take results of an earlier compare on the same images: the classic codecs' "
+                        "(same settings) and the models' (same weights)")
     c.add_argument("--record", action="store_true",
                    help="record each model's points in the manifest (under the folder's name)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -91,9 +93,12 @@ def _figure(results: list[dict], fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _reusable(path: str, images: list, baselines: list[str]) -> dict[str, dict]:
-    """Baseline results of an earlier ``compare`` JSON, checked to be on the same images."""
+def _reusable(path: str, images: list, baselines: list[str], models: list[str] = ()) -> dict[str, dict]:
+    """Results of an earlier ``compare`` JSON, checked to be on the same images: the baselines'
+    made with the same settings, and the models' made with the same weights at the same
+    qualities (their ``weights_hash``; older results without it are measured again)."""
     from .baselines import SETTINGS
+    from .zoo import list_models, resolve
     try:
         old = json.loads(Path(path).read_text())
         results = {r["model"]: r for r in old["results"]}
@@ -110,6 +115,14 @@ def _reusable(path: str, images: list, baselines: list[str]) -> dict[str, dict]:
         if old.get("settings", {}).get(c) != SETTINGS[c]:
             raise UsageError(f"{path}: its {c} results were made with other settings or versions")
         out[c] = r
+    installed = {m["name"]: m for m in list_models()}
+    for n in models:
+        r = results.get(n)
+        if r is None or r.get("images") != len(images) or seen != names:
+            continue
+        want = {str(q): resolve(n, q).get("weights_hash") for q in installed[n]["qualities"]}
+        if r.get("weights_hash") == want:
+            out[n] = r
     print(f"reusing {', '.join(out) or 'nothing'} from {path}")
     return out
 
@@ -141,8 +154,9 @@ def cmd_compare(a) -> None:
     if not images:
         raise UsageError(f"{a.dir}: no images found")
 
-    reused = _reusable(a.reuse, images, baselines) if a.reuse else {}
-    results = [evaluate_model(images, n, progress=not a.quiet, per_image=True) for n in names]
+    reused = _reusable(a.reuse, images, baselines, names) if a.reuse else {}
+    results = [reused.get(n) or evaluate_model(images, n, progress=not a.quiet, per_image=True)
+               for n in names]
     results += [reused.get(c) or evaluate_baseline(images, c, progress=not a.quiet)
                 for c in baselines]
     doc = {"images": len(images), "dir": str(Path(a.dir).resolve()),

@@ -89,4 +89,5 @@ def evaluate_model(images: list[tuple[str, Image.Image]], name: str | None = Non
                        lambda data: decode_image(data, models[q]))
     points = rd_points(images, qualities, coder, lambda q, img: estimate_bits(models[q], img),
                        f"eval {name}", progress, per_image)
-    return {"model": name, "images": len(images), "points": points}
+    hashes = {str(q): resolve(name, q).get("weights_hash") for q in qualities}
+    return {"model": name, "images": len(images), "points": points, "weights_hash": hashes}

@@ -74,6 +74,10 @@ class TrainConfig:
     threads: int | None = None        # torch CPU threads (None: torch's default)
     beta: float = 0.0                 # adversarial weight: > 0 trains a generative codec (gan.py)
     disc_lr: float = 1e-4             # the discriminator's learning rate
+    disc_channels: int = 64           # the discriminator's width (gan.Discriminator's C)
+    trainable: list[str] = field(default_factory=list)   # name prefixes to train, e.g. ["g_s"]
+    # (empty: everything). Training only g_s of a trained codec keeps its bitstreams, hence its
+    # rate, exactly: the way to fine-tune a generative decoder at a matched rate.
     init: str | None = None           # start from these weights (a codec_lib checkpoint): every
     # tensor whose name and shape match is copied, e.g. g_a and g_s into another architecture
 
@@ -90,10 +94,19 @@ def _is_quantile(name: str) -> bool:
     return name.endswith("quantiles")
 
 
-def configure_optimizers(model: CompressionModel, lr: float, aux_lr: float):
-    """Adam on the network, and a separate Adam on the quantiles of the auxiliary loss."""
-    aux = [p for n, p in model.named_parameters() if _is_quantile(n)]
-    main = [p for n, p in model.named_parameters() if not _is_quantile(n)]
+def configure_optimizers(model: CompressionModel, lr: float, aux_lr: float,
+                         trainable: list[str] | None = None):
+    """Adam on the network, and a separate Adam on the quantiles of the auxiliary loss.
+
+    With ``trainable`` (name prefixes) every other parameter is frozen (``requires_grad`` off)
+    and left out of both optimizers."""
+    for n, p in model.named_parameters():
+        p.requires_grad_(not trainable or n.startswith(tuple(trainable)))
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"no parameter name starts with any of {trainable}")
+    aux = [p for n, p in params if _is_quantile(n)] or [torch.zeros(0, requires_grad=True)]
+    main = [p for n, p in params if not _is_quantile(n)]     # (a placeholder if none: frozen)
     return torch.optim.Adam(main, lr=lr), torch.optim.Adam(aux, lr=aux_lr)
 
 
@@ -144,7 +157,8 @@ def init_from(model: CompressionModel, checkpoint: str, verbose: bool = True) ->
     from .zoo import load_checkpoint
     src = load_checkpoint(checkpoint).state_dict()
     own = model.state_dict()
-    same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+    tables = ("_quantized_cdf", "_cdf_length", "_offset", "scale_table")   # vary in size
+    same = {k: v for k, v in src.items() if k in own and (own[k].shape == v.shape or k.endswith(tables))}
     model.load_state_dict(same, strict=False)
     fresh = sorted(k for k in own if k not in same)
     if verbose:
@@ -210,11 +224,11 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
     cuda = device.startswith("cuda")
     if cuda:
         model.to(memory_format=torch.channels_last)
-    opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr)
+    opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr, cfg.trainable)
     adversary = None
     if cfg.beta > 0:
         from .gan import Adversary
-        adversary = Adversary(model.M, cfg.disc_lr, device)
+        adversary = Adversary(model.M, cfg.disc_lr, device, cfg.disc_channels)
     step, history = 0, []
     if (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location=device, weights_only=False)
@@ -266,9 +280,10 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
             torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], cfg.clip_grad)
         opt.step()
         aux = model.aux_loss()
-        aux_opt.zero_grad(set_to_none=True)
-        aux.backward()
-        aux_opt.step()
+        if aux.requires_grad:                      # the quantiles may be frozen (trainable)
+            aux_opt.zero_grad(set_to_none=True)
+            aux.backward()
+            aux_opt.step()
         if adversary is not None:
             res.update(adversary.step(x, out_["x_hat"], out_["y_hat"]))
         step += 1

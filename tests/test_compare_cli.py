@@ -141,6 +141,26 @@ def test_reuse_baselines(fast_zoo, folder, tmp_path, capsys):
     assert rc == 1 and "not a compare JSON" in err
 
 
+def test_reuse_models_with_the_same_weights(fast_zoo, folder, tmp_path, capsys):
+    first, second, third = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    rc, _, err = run(capsys, folder, "--json", first, "--baselines", "--anchor", "untrained")
+    assert rc == 0, err
+    doc = json.loads(first.read_text())
+    assert set(doc["results"][0]["weights_hash"]) == {"1", "2"}
+    doc["results"][0]["points"][0]["psnr"] = 99.0                    # marks the reused numbers
+    first.write_text(json.dumps(doc))
+    rc, out, err = run(capsys, folder, "--json", second, "--baselines", "--anchor", "untrained", "--reuse", first)
+    assert rc == 0 and "reusing untrained from" in out, err
+    assert json.loads(second.read_text())["results"][0]["points"][0]["psnr"] == 99.0
+    torch.manual_seed(1)                                             # new weights at quality 2
+    path = fast_zoo / "untrained-q2.pt"
+    zoo.save_checkpoint(build_model("factorized", N=8, M=8).eval(), path, "untrained", 2, 0.01)
+    zoo.register(path, training={"command": "tests/test_compare_cli.py", "device": "cpu"})
+    rc, out, err = run(capsys, folder, "--json", third, "--baselines", "--anchor", "untrained", "--reuse", first)
+    assert rc == 0 and "reusing nothing" in out, err
+    assert json.loads(third.read_text())["results"][0]["points"][0]["psnr"] != 99.0
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--models", "nope"], "unknown model"),
     (["--models", "--baselines"], "nothing to compare"),

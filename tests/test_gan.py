@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from codec_lib import zoo
+from codec_lib.bitstream import unpack
 from codec_lib.cli import main
 from codec_lib.codec import decode_image, encode_image
 from codec_lib.gan import Adversary, Discriminator
@@ -53,3 +54,48 @@ def test_gan_training_resumes_exactly_and_exports_perceptual(tmp_path, photos, c
     enc = encode_image(img, model)
     assert decode_image(enc.data).tobytes() == enc.x_hat.tobytes()
     zoo._CACHE.clear()
+
+
+def test_discriminator_sees_the_high_pass_band():
+    """A flat image has no high-pass band: the extra channels are zero, so only x and y_hat count."""
+    D = Discriminator(M=12, C=16)
+    flat = torch.full((1, 3, 32, 32), 0.25)
+    high = flat - torch.nn.functional.conv2d(torch.nn.functional.pad(flat, (2,) * 4, mode="reflect"),
+                                             D.blur, groups=3)
+    assert high.abs().max() < 1e-6
+    assert D.net[0].in_channels == 6 + 12
+
+
+def test_decoder_only_fine_tuning_keeps_the_bitstream(tmp_path, tiny_zoo, photos, capsys):
+    """--trainable g_s with --init: every other tensor (and the coding tables) stays as it was,
+    so the generative codec writes the very same entropy-coded bytes as its MSE parent."""
+    parent_path = tiny_zoo / "tiny-ms.pt"
+    parent = zoo.load_checkpoint(parent_path)
+    cfg = TrainConfig(arch="mean-scale", N=16, M=24, steps=3, batch_size=2, crop=64, lmbda=0.01,
+                      out=str(tmp_path / "ft"), checkpoint_every=3, beta=0.5, disc_channels=16,
+                      trainable=["g_s"], init=str(parent_path))
+    child = fit(cfg, progress=False)
+    sp, sc = parent.state_dict(), child.state_dict()
+    changed = {k for k in sp if not torch.equal(sp[k].float(), sc[k].float())}
+    assert changed and all(k.startswith("g_s.") for k in changed)
+    assert all(not p.requires_grad for n, p in child.named_parameters() if not n.startswith("g_s"))
+    out = tiny_zoo / "tiny-gan.pt"
+    assert main(["export", cfg.out, str(out), "--name", "tiny-gan", "--quality", "1", "--register"]) == 0
+    entry = next(m for m in zoo.list_models() if m["name"] == "tiny-gan")
+    assert entry["objective"] == "perceptual"
+    img = photos[1][1].crop((0, 0, 96, 64))
+    a, b = encode_image(img, parent).data, encode_image(img, zoo.load_model("tiny-gan", 1)).data
+    assert unpack(a)[1] == unpack(b)[1]                           # same strings, other header
+    man = zoo.read_manifest(tiny_zoo)
+    e = next(e for e in man["models"] if e["name"] == "tiny-gan")
+    assert e["training"]["init"]["sha256"] == zoo.sha256_file(parent_path)
+    out.unlink()
+    man["models"] = [e for e in man["models"] if e["name"] != "tiny-gan"]
+    zoo._write_manifest(tiny_zoo, man)
+
+
+def test_trainable_must_match_something():
+    from codec_lib.models import build_model
+    from codec_lib.train import configure_optimizers
+    with pytest.raises(ValueError, match="no parameter"):
+        configure_optimizers(build_model("mean-scale", 8, 12), 1e-4, 1e-3, ["nothing"])
