@@ -165,7 +165,11 @@ def models_markdown() -> str:
         wall = t.get("total_wall_s", t.get("wall_s"))
         train = ", ".join([f"{steps:,} steps" if steps else "steps unknown", t.get("device", "?")]
                           + ([f"{wall / 60:.0f} min"] if wall else []))
+        if "total_steps" not in t and t.get("init"):
+            train += f", from `{t['init']['file']}`"
         syn = "" if e.get("synthesis", "deep") == "deep" else f", {e['synthesis']} g_s"
+        if e.get("objective", "mse") != "mse":
+            syn += f", {e['objective']}"
         star = " (default)" if (default.get("model"), default.get("quality")) == (e["name"], e["quality"]) else ""
         kodak = (f"{k['bpp']:.3f}, {k['psnr']:.2f} dB, {k['ms_ssim']:.4f}" if k else "not evaluated")
         ratio = f"{k['bpp'] / k['est_bpp']:.4f}" if k and k.get("est_bpp") else "-"
