@@ -94,3 +94,31 @@ def test_altered_or_missing_checkpoint_is_refused(shipped_model, tmp_path, monke
     with pytest.raises(ModelError, match="missing"):
         zoo.load_model()
     zoo._CACHE.clear()
+
+
+def test_shipped_perceptual_models_share_their_parents_bitstreams(shipped_model, photos, tmp_path, capsys):
+    """Every perceptual model is listed as such, was fine-tuned from an installed MSE model, and
+    codes an image into the same strings as that model (only the decoder differs); the CLI
+    compresses and decompresses with it like any image model."""
+    import json
+    from PIL import Image
+    from codec_lib.bitstream import unpack
+    from codec_lib.cli import main
+    gans = [e for e in zoo.read_manifest()["models"] if e.get("objective") == "perceptual"]
+    if not gans:
+        pytest.skip("no perceptual model installed")
+    assert main(["models", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    img = photos[0][1].convert("RGB").crop((0, 0, 256, 192))
+    for e in gans:
+        assert listed[e["name"]]["objective"] == "perceptual" and len(listed[e["name"]]["qualities"]) >= 2
+        parent = next(p for p in zoo.read_manifest()["models"]
+                      if p["file"] == e["training"]["init"]["file"])
+        assert parent["objective"] == "mse" and parent["sha256"] == e["training"]["init"]["sha256"]
+        a = encode_image(img, zoo.load_model(parent["name"], parent["quality"])).data
+        src, clb, out = tmp_path / "x.png", tmp_path / f"{e['file']}.clb", tmp_path / f"{e['file']}.png"
+        img.save(src)
+        assert main(["compress", str(src), str(clb), "--model", e["name"], "--quality", str(e["quality"])]) == 0
+        assert unpack(clb.read_bytes())[1] == unpack(a)[1]
+        assert main(["decompress", str(clb), str(out)]) == 0
+        assert Image.open(out).size == img.size
