@@ -11,6 +11,7 @@
     codec-lib compare DIR --json OUT.json [--plot OUT.png] [--table OUT.md]   # models vs JPEG, WebP, ...
     codec-lib train --arch mean-scale --N 64 --M 96 --lmbda 0.013 --steps 10000 --out runs/x
     codec-lib export runs/x data/checkpoints/x.pt --name mean-scale --quality 4 [--register]
+    codec-lib compress-video clip.mp4 clip.clv [--frames N]    # and decompress-video, eval-video
 
 Errors print one line (``codec-lib: error: ...``) and exit with status 1 (2 for bad usage);
 ``--debug`` or ``CODEC_LIB_DEBUG=1`` shows the traceback instead. Outputs are written to a
@@ -256,9 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-f", "--force", action="store_true")
     e.set_defaults(func=cmd_eval)
 
-    from . import cli_train, compare_cli
+    from . import cli_train, cli_video, compare_cli
     cli_train.add_parsers(sub)
     compare_cli.add_parser(sub)
+    cli_video.add_parsers(sub)
     return p
 
 

@@ -1,0 +1,132 @@
+"""Coding video with codec_lib: RGB frames in, a ``.clv`` file out, and back, bit-exactly.
+
+The book's video codecs code **low-delay P**: frame 0 on its own with an image model (an ``I``
+chunk of :mod:`codec_lib.video_format`), every later frame predicted from the previous
+*decoded* frame (``P`` chunks). Until the inter-frame models of the video chapters are trained,
+the installed image models code video **all-intra**: every frame an ``I`` chunk, the anchor
+that inter-frame coding has to beat (and what the first frame of every low-delay stream is).
+
+The encoder returns the decoder's exact frames, so a caller can measure quality without a
+second decoding pass; :func:`decode_video` reproduces them bit for bit (tested).
+
+Example::
+
+    frames = read_video("BasketballPass_416x240/", frames=8)       # (8, 240, 416, 3) uint8
+    enc = encode_video(frames, zoo.load_model("mean-scale", 4))
+    assert (decode_video(enc.data) == enc.frames).all()
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .bitstream import BitstreamError
+from .codec import MAX_PIXELS, _identity, model_strings
+from .data import to_image, to_tensor
+from .errors import CodecError, ModelError
+from .metrics import psnr
+from .models import CompressionModel
+from .video_format import Chunk, VideoHeader, pack_video, unpack_video
+from .video_io import VideoError
+
+__all__ = ["EncodedVideo", "encode_video", "decode_video", "evaluate_video"]
+
+
+@dataclass
+class EncodedVideo:
+    data: bytes                 # the complete .clv file
+    frames: np.ndarray          # (T, H, W, 3) uint8: exactly what decode_video returns
+    header: VideoHeader
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
+        raise VideoError(f"need uint8 RGB frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    if frames.shape[1] * frames.shape[2] > MAX_PIXELS:
+        raise VideoError(f"frame size {frames.shape[2]}x{frames.shape[1]} is above the limit")
+    return frames
+
+
+@torch.no_grad()
+def encode_video(frames: np.ndarray, model: CompressionModel, fps: tuple[int, int] = (50, 1),
+                 progress: bool = False) -> EncodedVideo:
+    """Code ``frames (T, H, W, 3)`` uint8 with ``model`` (all-intra for an image model)."""
+    from .zoo import weights_hash
+    frames = _check_frames(frames)
+    T, H, W, _ = frames.shape
+    model.eval()
+    dev = next(model.parameters()).device
+    chunks, decoded = [], []
+    for rgb in tqdm(frames, disable=not progress, desc="encode", unit="frame"):
+        enc = model.compress(to_tensor(rgb).to(dev), return_x_hat=True)   # (1, 3, H, W)
+        chunks.append(Chunk("I", [list(s) for s in enc["strings"]]))
+        decoded.append(np.asarray(to_image(enc["x_hat"])))
+    name, quality = _identity(model)
+    header = VideoHeader(name, quality, weights_hash(model), W, H, T, fps)
+    return EncodedVideo(pack_video(header, chunks), np.stack(decoded), header)
+
+
+@torch.no_grad()
+def decode_video(data: bytes, model: CompressionModel | None = None,
+                 progress: bool = False) -> np.ndarray:
+    """Decode a ``.clv`` file into ``(T, H, W, 3)`` uint8 frames.
+
+    Without ``model``, the installed model named in the header is used (its weights hash must
+    match). Raises :class:`~codec_lib.errors.CodecError` subclasses with one-line messages.
+    """
+    from .zoo import find_model, weights_hash
+    header, chunks = unpack_video(data)
+    if header.width * header.height > MAX_PIXELS:
+        raise BitstreamError(f"frame size {header.width}x{header.height} is above the limit")
+    if model is None:
+        model = find_model(header.model, header.quality, header.weights_hash)
+    elif weights_hash(model) != header.weights_hash:
+        raise ModelError(f"this model's weights do not match the file's (made with "
+                         f"{header.model!r} quality {header.quality}, hash {header.weights_hash.hex()})")
+    model.eval()
+    ds, n = model.downsampling, model_strings(model)
+    shape = (-(-header.height // ds), -(-header.width // ds))
+    out = []
+    for i, chunk in enumerate(tqdm(chunks, disable=not progress, desc="decode", unit="frame")):
+        if chunk.kind != "I":
+            raise BitstreamError(f"frame {i} is inter coded, which model {header.model!r} cannot decode")
+        if len(chunk.groups) != n or any(len(g) != 1 for g in chunk.groups):
+            raise BitstreamError(f"frame {i}: its strings do not fit the model")
+        try:
+            x_hat = model.decompress(chunk.groups, shape, size=(header.height, header.width))["x_hat"]
+        except (ValueError, RuntimeError, IndexError, OverflowError) as e:
+            raise BitstreamError(f"frame {i}: the entropy-coded data is corrupted ({e})") from None
+        out.append(np.asarray(to_image(x_hat)))
+    return np.stack(out)
+
+
+def evaluate_video(frames: np.ndarray, name: str | None = None, qualities: list[int] | None = None,
+                   progress: bool = True) -> dict:
+    """The ``codec-lib eval-video`` document of installed model ``name``: ``{"model", "frames",
+    "coding", "points": [{"quality", "bpp", "psnr", "enc_s", "dec_s"}]}``, with ``bpp`` from the
+    real file bytes over all frames, PSNR on 8-bit RGB averaged over frames, seconds per frame."""
+    from .zoo import list_models, load_model, resolve
+    frames = _check_frames(frames)
+    T, H, W, _ = frames.shape
+    entry = resolve(name)
+    name = entry["name"]
+    qualities = qualities or next(m["qualities"] for m in list_models() if m["name"] == name)
+    models = {q: load_model(name, q) for q in qualities}           # fail early on a bad quality
+    points = []
+    for q in tqdm(qualities, disable=not progress, desc=f"eval-video {name}"):
+        t0 = time.perf_counter()
+        enc = encode_video(frames, models[q])
+        t1 = time.perf_counter()
+        dec = decode_video(enc.data, models[q])
+        t2 = time.perf_counter()
+        if not np.array_equal(dec, enc.frames):
+            raise CodecError(f"{name} q{q}: the decoder's frames differ from the encoder's")
+        points.append({"quality": q, "bpp": 8 * len(enc.data) / (T * H * W),
+                       "psnr": float(np.mean([psnr(a, b) for a, b in zip(frames, dec)])),
+                       "enc_s": (t1 - t0) / T, "dec_s": (t2 - t1) / T})
+    return {"model": name, "frames": T, "coding": "intra", "points": points}
