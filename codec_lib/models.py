@@ -60,6 +60,7 @@ class CompressionModel(nn.Module):
     """
 
     downsampling = 16
+    clamp = True            # decoded images lie in [0, 1]; False for signed signals (flow, residuals)
 
     def __init__(self):
         super().__init__()
@@ -108,14 +109,16 @@ class CompressionModel(nn.Module):
         out, y_hat = self._compress(pad_to(x, self.downsampling), coder)
         out["size"] = (H, W)
         if return_x_hat:
-            x_hat = self.g_s(_channels_last(y_hat.float())).clamp_(0, 1)[..., :H, :W]
+            x_hat = self.g_s(_channels_last(y_hat.float()))
+            x_hat = (x_hat.clamp_(0, 1) if self.clamp else x_hat)[..., :H, :W]
             out["x_hat"] = x_hat.contiguous()
         return out
 
     @torch.no_grad()
     def decompress(self, strings: list[list[bytes]], shape: tuple[int, int],
                    size: tuple[int, int] | None = None, coder=None) -> dict:
-        x_hat = self._decompress(strings, tuple(shape), coder).clamp_(0, 1)
+        x_hat = self._decompress(strings, tuple(shape), coder)
+        x_hat = x_hat.clamp_(0, 1) if self.clamp else x_hat
         if size is not None:
             x_hat = x_hat[..., : size[0], : size[1]]
         return {"x_hat": x_hat.contiguous()}

@@ -52,20 +52,34 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
+def _to_uint8(x_hat: torch.Tensor) -> np.ndarray:
+    return np.asarray(to_image(x_hat))                                    # (H, W, 3) uint8
+
+
 @torch.no_grad()
 def encode_video(frames: np.ndarray, model: CompressionModel, fps: tuple[int, int] = (50, 1),
                  progress: bool = False) -> EncodedVideo:
-    """Code ``frames (T, H, W, 3)`` uint8 with ``model`` (all-intra for an image model)."""
+    """Code ``frames (T, H, W, 3)`` uint8 with ``model``: an image model codes every frame
+    intra; an inter-frame model (one with a ``coding`` attribute, :mod:`codec_lib.video_models`)
+    codes frame 0 with its ``intra`` model and each later frame given the previous decoded one."""
     from .zoo import weights_hash
     frames = _check_frames(frames)
     T, H, W, _ = frames.shape
     model.eval()
+    inter = getattr(model, "coding", None) is not None
+    intra = model.intra if inter else model
     dev = next(model.parameters()).device
     chunks, decoded = [], []
-    for rgb in tqdm(frames, disable=not progress, desc="encode", unit="frame"):
-        enc = model.compress(to_tensor(rgb).to(dev), return_x_hat=True)   # (1, 3, H, W)
-        chunks.append(Chunk("I", [list(s) for s in enc["strings"]]))
-        decoded.append(np.asarray(to_image(enc["x_hat"])))
+    for t, rgb in enumerate(tqdm(frames, disable=not progress, desc="encode", unit="frame")):
+        x = to_tensor(rgb).to(dev)                                        # (1, 3, H, W)
+        if t == 0 or not inter:
+            enc = intra.compress(x, return_x_hat=True)
+            chunks.append(Chunk("I", [list(s) for s in enc["strings"]]))
+            decoded.append(_to_uint8(enc["x_hat"]))
+        else:                        # the reference is the decoded 8-bit frame, as the decoder's
+            groups, x_hat = model.compress(x, to_tensor(decoded[-1]).to(dev))
+            chunks.append(Chunk("P", groups))
+            decoded.append(_to_uint8(x_hat))
     name, quality = _identity(model)
     header = VideoHeader(name, quality, weights_hash(model), W, H, T, fps)
     return EncodedVideo(pack_video(header, chunks), np.stack(decoded), header)
@@ -89,19 +103,26 @@ def decode_video(data: bytes, model: CompressionModel | None = None,
         raise ModelError(f"this model's weights do not match the file's (made with "
                          f"{header.model!r} quality {header.quality}, hash {header.weights_hash.hex()})")
     model.eval()
-    ds, n = model.downsampling, model_strings(model)
+    inter = getattr(model, "coding", None) is not None
+    intra = model.intra if inter else model
+    dev = next(model.parameters()).device
+    ds, n = intra.downsampling, model_strings(intra)
     shape = (-(-header.height // ds), -(-header.width // ds))
     out = []
     for i, chunk in enumerate(tqdm(chunks, disable=not progress, desc="decode", unit="frame")):
-        if chunk.kind != "I":
+        if chunk.kind == "P" and not inter:
             raise BitstreamError(f"frame {i} is inter coded, which model {header.model!r} cannot decode")
-        if len(chunk.groups) != n or any(len(g) != 1 for g in chunk.groups):
+        want = n if chunk.kind == "I" else 2 * n
+        if len(chunk.groups) != want or any(len(g) != 1 for g in chunk.groups):
             raise BitstreamError(f"frame {i}: its strings do not fit the model")
         try:
-            x_hat = model.decompress(chunk.groups, shape, size=(header.height, header.width))["x_hat"]
+            if chunk.kind == "I":
+                x_hat = intra.decompress(chunk.groups, shape, size=(header.height, header.width))["x_hat"]
+            else:
+                x_hat = model.decompress(chunk.groups, to_tensor(out[-1]).to(dev))
         except (ValueError, RuntimeError, IndexError, OverflowError) as e:
             raise BitstreamError(f"frame {i}: the entropy-coded data is corrupted ({e})") from None
-        out.append(np.asarray(to_image(x_hat)))
+        out.append(_to_uint8(x_hat))
     return np.stack(out)
 
 
@@ -129,4 +150,5 @@ def evaluate_video(frames: np.ndarray, name: str | None = None, qualities: list[
         points.append({"quality": q, "bpp": 8 * len(enc.data) / (T * H * W),
                        "psnr": float(np.mean([psnr(a, b) for a, b in zip(frames, dec)])),
                        "enc_s": (t1 - t0) / T, "dec_s": (t2 - t1) / T})
-    return {"model": name, "frames": T, "coding": "intra", "points": points}
+    coding = getattr(models[qualities[0]], "coding", None) or "intra"
+    return {"model": name, "frames": T, "coding": coding, "points": points}

@@ -1,0 +1,133 @@
+"""Conditional coding of P-frames in the manner of DCVC. Groundwork: untrained.
+
+Li, Li & Lu ("Deep contextual video compression", NeurIPS 2021) replace the residual
+``x_t - x_pred`` by a *context*: features of the previous decoded frame, warped by the decoded
+motion and refined, ``ctx (B, C, H, W)``. The context conditions all three parts of the codec:
+
+- the **encoder** ``y = g_a([x_t, ctx])`` sees the frame and the context, so it can spend bits
+  only on what the context does not explain;
+- the **entropy model**: the mean and scale of each latent come from the hyperprior ``h_s(z_hat)``
+  *and* a temporal prior computed from the context, fused by 1x1 convolutions;
+- the **decoder** ``x_hat = reconstruct([g_s(y_hat), ctx])``.
+
+Since ``H(x_t | ctx) <= H(x_t - x_pred)`` for any prediction computed from the context,
+residual coding is the special case where the encoder and decoder are forced to subtract and add
+``x_pred``. Motion estimation and motion coding are shared with the residual codec
+(:mod:`codec_lib.video_models`). The entropy parameters are computed in float64 at coding time, as
+in the image models, so encoder and decoder pick the same tables.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .entropy_models import EntropyBottleneck, GaussianConditional
+from .layers import ResidualBlock, analysis_transform, conv, deconv, synthesis_transform
+from .models import CompressionModel, MeanScaleHyperprior, _channels_last, pad_to
+from .motion import warp
+from .video_models import MotionEstimator, signal_coder
+
+__all__ = ["ConditionalVideoCodec"]
+
+
+class ConditionalVideoCodec(CompressionModel):
+    """DCVC-style P-frame codec (see the module docstring); ``C`` context channels."""
+
+    coding = "conditional"
+    downsampling = 64
+
+    def __init__(self, N: int = 64, M: int = 96, C: int = 32,
+                 intra: MeanScaleHyperprior | None = None):
+        super().__init__()
+        self.N, self.M, self.C = N, M, C
+        self.intra = intra or MeanScaleHyperprior(N, M)       # codes the first frame
+        self.motion_estimator = MotionEstimator(C)
+        self.motion_coder = signal_coder(2, N, M)
+        self.feature = nn.Sequential(nn.Conv2d(3, C, 3, padding=1), ResidualBlock(C))
+        self.context_refine = nn.Sequential(nn.Conv2d(C, C, 3, padding=1), ResidualBlock(C))
+        self.g_a = analysis_transform(N, M, "gdn", c_in=3 + C)         # (B, 3+C, H, W) -> (B, M, H/16, W/16)
+        self.g_s = synthesis_transform(N, M, "gdn", c_out=C)           # -> (B, C, H, W) features
+        self.reconstruct = nn.Sequential(nn.Conv2d(2 * C, C, 3, padding=1), ResidualBlock(C),
+                                         nn.Conv2d(C, 3, 3, padding=1))
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
+                                 nn.LeakyReLU(inplace=True), conv(N, N))
+        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True), deconv(M, M * 3 // 2),
+                                 nn.LeakyReLU(inplace=True), conv(M * 3 // 2, M * 2, 3, 1))
+        self.temporal_prior = nn.Sequential(conv(C, N), nn.LeakyReLU(inplace=True), conv(N, N),
+                                            nn.LeakyReLU(inplace=True), conv(N, N),
+                                            nn.LeakyReLU(inplace=True), conv(N, M))   # (B, M, H/16, W/16)
+        self.fuse = nn.Sequential(nn.Conv2d(3 * M, 2 * M, 1), nn.LeakyReLU(inplace=True),
+                                  nn.Conv2d(2 * M, 2 * M, 1))
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional()
+
+    # -- shared by encoder and decoder ---------------------------------------------------------
+    def context(self, x_ref: torch.Tensor, v_hat: torch.Tensor) -> torch.Tensor:
+        """The temporal context ``(B, C, H, W)`` from the reference frame and decoded motion."""
+        f = warp(self.feature(x_ref), v_hat)
+        return self.context_refine(f)
+
+    def _params(self, z_hat, ctx_pad, double: bool = False):
+        """``(scales, means)`` of ``y`` from the hyperprior and the temporal prior."""
+        if double:
+            hs = self._double_call(self.h_s, z_hat)
+            tp = self._double_call(self.temporal_prior, ctx_pad)
+            out = self._double_call(self.fuse, torch.cat([hs, tp], 1))
+        else:
+            out = self.fuse(torch.cat([self.h_s(z_hat), self.temporal_prior(ctx_pad)], 1))
+        return out.chunk(2, dim=1)
+
+    def _decode(self, y_hat, ctx, H, W):
+        feat = self.g_s(_channels_last(y_hat))[..., :H, :W]
+        return self.reconstruct(torch.cat([feat, ctx], 1))
+
+    # -- the codec ------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, x_ref: torch.Tensor) -> dict:
+        """Training pass: ``x_hat``, ``likelihoods`` (motion and frame), intermediate signals."""
+        H, W = x.shape[-2:]
+        v = self.motion_estimator(x, x_ref)
+        m = self.motion_coder(v)
+        ctx = self.context(x_ref, m["x_hat"])
+        ctx_pad = pad_to(ctx, self.downsampling)
+        y = self.g_a(torch.cat([pad_to(x, self.downsampling), ctx_pad], 1))
+        z = self.h_a(y)
+        z_hat, z_lik = self._q(self.entropy_bottleneck, z)
+        scales, means = self._params(z_hat, ctx_pad)
+        y_hat, y_lik = self._q(self.gaussian_conditional, y, scales, means=means)
+        lik = {f"motion_{k}": l for k, l in m["likelihoods"].items()}
+        lik.update({"y": y_lik, "z": z_lik})
+        return {"x_hat": self._decode(y_hat, ctx, H, W), "likelihoods": lik, "flow": v,
+                "flow_hat": m["x_hat"], "y_hat": y_hat}
+
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, x_ref: torch.Tensor) -> tuple[list[list[bytes]], torch.Tensor]:
+        """``(groups, x_hat)``: motion y, z and frame y, z strings, and the decoded frame."""
+        H, W = x.shape[-2:]
+        v = self.motion_estimator(x, x_ref)
+        m = self.motion_coder.compress(v, return_x_hat=True)
+        ctx = self.context(x_ref, m["x_hat"])
+        ctx_pad = pad_to(ctx, self.downsampling)
+        y = self.g_a(torch.cat([pad_to(x, self.downsampling), ctx_pad], 1))
+        z = self.h_a(y)
+        eb = self.entropy_bottleneck
+        z_strings = eb.compress(z)
+        z_hat = torch.round(z - eb.medians.view(1, -1, 1, 1)) + eb.medians.view(1, -1, 1, 1)
+        scales, means = self._params(z_hat, ctx_pad, double=True)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_strings, y_hat = self.gaussian_conditional.compress(y, indexes, means)
+        x_hat = self._decode(y_hat.float(), ctx, H, W).clamp_(0, 1)
+        return [list(s) for s in m["strings"]] + [list(y_strings), list(z_strings)], x_hat
+
+    @torch.no_grad()
+    def decompress(self, groups: list[list[bytes]], x_ref: torch.Tensor) -> torch.Tensor:
+        """The decoded frame ``(1, 3, H, W)`` from the four string groups and the reference."""
+        H, W = x_ref.shape[-2:]
+        shape = (-(-H // self.downsampling), -(-W // self.downsampling))
+        v_hat = self.motion_coder.decompress(groups[:2], shape, size=(H, W))["x_hat"]
+        ctx = self.context(x_ref, v_hat)
+        ctx_pad = pad_to(ctx, self.downsampling)
+        z_hat = self.entropy_bottleneck.decompress(groups[3], shape)
+        scales, means = self._params(z_hat, ctx_pad, double=True)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_hat = self.gaussian_conditional.decompress(groups[2], indexes, means)
+        return self._decode(y_hat.float(), ctx, H, W).clamp_(0, 1)
