@@ -8,7 +8,9 @@ motion and refined, ``ctx (B, C, H, W)``. The context conditions all three parts
   only on what the context does not explain;
 - the **entropy model**: the mean and scale of each latent come from the hyperprior ``h_s(z_hat)``
   *and* a temporal prior computed from the context, fused by 1x1 convolutions;
-- the **decoder** ``x_hat = reconstruct([g_s(y_hat), ctx])``.
+- the **decoder** ``x_hat = x_warp + reconstruct([g_s(y_hat), ctx])``: our decoder keeps a
+  skip from the motion-compensated reference ``x_warp``, so that an untrained model starts from
+  a useful prediction (the encoder still sees ``x_t`` itself, never ``x_t - x_warp``).
 
 Since ``H(x_t | ctx) <= H(x_t - x_pred)`` for any prediction computed from the context,
 residual coding is the special case where the encoder and decoder are forced to subtract and add
@@ -49,6 +51,7 @@ class ConditionalVideoCodec(CompressionModel):
         self.g_s = synthesis_transform(N, M, "gdn", c_out=C)           # -> (B, C, H, W) features
         self.reconstruct = nn.Sequential(nn.Conv2d(2 * C, C, 3, padding=1), ResidualBlock(C),
                                          nn.Conv2d(C, 3, 3, padding=1))
+        nn.init.zeros_(self.reconstruct[-1].weight), nn.init.zeros_(self.reconstruct[-1].bias)
         self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
                                  nn.LeakyReLU(inplace=True), conv(N, N))
         self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True), deconv(M, M * 3 // 2),
@@ -62,10 +65,11 @@ class ConditionalVideoCodec(CompressionModel):
         self.gaussian_conditional = GaussianConditional()
 
     # -- shared by encoder and decoder ---------------------------------------------------------
-    def context(self, x_ref: torch.Tensor, v_hat: torch.Tensor) -> torch.Tensor:
-        """The temporal context ``(B, C, H, W)`` from the reference frame and decoded motion."""
-        f = warp(self.feature(x_ref), v_hat)
-        return self.context_refine(f)
+    def context(self, x_ref: torch.Tensor, v_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The temporal context ``(B, C, H, W)`` from the reference frame and decoded motion,
+        and the warped reference ``(B, 3, H, W)``."""
+        f = warp(torch.cat([x_ref, self.feature(x_ref)], 1), v_hat)
+        return self.context_refine(f[:, 3:]), f[:, :3]
 
     def _params(self, z_hat, ctx_pad, double: bool = False):
         """``(scales, means)`` of ``y`` from the hyperprior and the temporal prior."""
@@ -77,9 +81,11 @@ class ConditionalVideoCodec(CompressionModel):
             out = self.fuse(torch.cat([self.h_s(z_hat), self.temporal_prior(ctx_pad)], 1))
         return out.chunk(2, dim=1)
 
-    def _decode(self, y_hat, ctx, H, W):
+    def _decode(self, y_hat, ctx, x_warp, H, W):
+        """``x_hat``: the warped reference plus what the latent and the context add (the last
+        layer starts at zero, so an untrained decoder begins from motion compensation)."""
         feat = self.g_s(_channels_last(y_hat))[..., :H, :W]
-        return self.reconstruct(torch.cat([feat, ctx], 1))
+        return x_warp + self.reconstruct(torch.cat([feat, ctx], 1))
 
     # -- the codec ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, x_ref: torch.Tensor) -> dict:
@@ -87,7 +93,7 @@ class ConditionalVideoCodec(CompressionModel):
         H, W = x.shape[-2:]
         v = self.motion_estimator(x, x_ref)
         m = self.motion_coder(v)
-        ctx = self.context(x_ref, m["x_hat"])
+        ctx, x_warp = self.context(x_ref, m["x_hat"])
         ctx_pad = pad_to(ctx, self.downsampling)
         y = self.g_a(torch.cat([pad_to(x, self.downsampling), ctx_pad], 1))
         z = self.h_a(y)
@@ -96,7 +102,7 @@ class ConditionalVideoCodec(CompressionModel):
         y_hat, y_lik = self._q(self.gaussian_conditional, y, scales, means=means)
         lik = {f"motion_{k}": l for k, l in m["likelihoods"].items()}
         lik.update({"y": y_lik, "z": z_lik})
-        return {"x_hat": self._decode(y_hat, ctx, H, W), "likelihoods": lik, "flow": v,
+        return {"x_hat": self._decode(y_hat, ctx, x_warp, H, W), "likelihoods": lik, "flow": v,
                 "flow_hat": m["x_hat"], "y_hat": y_hat}
 
     @torch.no_grad()
@@ -105,7 +111,7 @@ class ConditionalVideoCodec(CompressionModel):
         H, W = x.shape[-2:]
         v = self.motion_estimator(x, x_ref)
         m = self.motion_coder.compress(v, return_x_hat=True)
-        ctx = self.context(x_ref, m["x_hat"])
+        ctx, x_warp = self.context(x_ref, m["x_hat"])
         ctx_pad = pad_to(ctx, self.downsampling)
         y = self.g_a(torch.cat([pad_to(x, self.downsampling), ctx_pad], 1))
         z = self.h_a(y)
@@ -115,7 +121,7 @@ class ConditionalVideoCodec(CompressionModel):
         scales, means = self._params(z_hat, ctx_pad, double=True)
         indexes = self.gaussian_conditional.build_indexes(scales)
         y_strings, y_hat = self.gaussian_conditional.compress(y, indexes, means)
-        x_hat = self._decode(y_hat.float(), ctx, H, W).clamp_(0, 1)
+        x_hat = self._decode(y_hat.float(), ctx, x_warp, H, W).clamp_(0, 1)
         return [list(s) for s in m["strings"]] + [list(y_strings), list(z_strings)], x_hat
 
     @torch.no_grad()
@@ -124,10 +130,10 @@ class ConditionalVideoCodec(CompressionModel):
         H, W = x_ref.shape[-2:]
         shape = (-(-H // self.downsampling), -(-W // self.downsampling))
         v_hat = self.motion_coder.decompress(groups[:2], shape, size=(H, W))["x_hat"]
-        ctx = self.context(x_ref, v_hat)
+        ctx, x_warp = self.context(x_ref, v_hat)
         ctx_pad = pad_to(ctx, self.downsampling)
         z_hat = self.entropy_bottleneck.decompress(groups[3], shape)
         scales, means = self._params(z_hat, ctx_pad, double=True)
         indexes = self.gaussian_conditional.build_indexes(scales)
         y_hat = self.gaussian_conditional.decompress(groups[2], indexes, means)
-        return self._decode(y_hat.float(), ctx, H, W).clamp_(0, 1)
+        return self._decode(y_hat.float(), ctx, x_warp, H, W).clamp_(0, 1)
