@@ -51,29 +51,40 @@ class Header:
     bit_depth: int = 8
 
     def __post_init__(self):
-        if not 0 < len(self.model.encode()) < 256:
-            raise ValueError("model name must be 1..255 bytes of UTF-8")
-        if not 0 <= self.quality < 256:
-            raise ValueError("quality must be in 0..255")
-        if len(self.weights_hash) != 8:
-            raise ValueError("weights_hash must be 8 bytes")
-        if not (0 < self.width <= MAX_SIDE and 0 < self.height <= MAX_SIDE):
-            raise ValueError(f"image sides must be in 1..{MAX_SIDE}")
+        check_identity(self.model, self.quality, self.weights_hash, self.width, self.height)
         if self.mode not in MODES or self.bit_depth not in (8, 16):
             raise ValueError("unsupported mode or bit depth")
+
+
+def check_identity(model: str, quality: int, weights_hash: bytes, width: int, height: int) -> None:
+    """The fields every codec_lib header shares (image and video): ``ValueError`` if invalid."""
+    if not 0 < len(model.encode()) < 256:
+        raise ValueError("model name must be 1..255 bytes of UTF-8")
+    if not 0 <= quality < 256:
+        raise ValueError("quality must be in 0..255")
+    if len(weights_hash) != 8:
+        raise ValueError("weights_hash must be 8 bytes")
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ValueError(f"sides must be in 1..{MAX_SIDE}")
+
+
+def pack_groups(groups: list[list[bytes]]) -> bytes:
+    """Each group: 1 byte string count, then per string 4 bytes length + the bytes."""
+    out = []
+    for strings in groups:
+        out.append(struct.pack(">B", len(strings)))
+        for s in strings:
+            out += [struct.pack(">I", len(s)), s]
+    return b"".join(out)
 
 
 def pack(header: Header, groups: list[list[bytes]]) -> bytes:
     """Serialize a header and groups of strings into a complete file."""
     name = header.model.encode()
-    out = [MAGIC, struct.pack(">BB", VERSION, len(name)), name,
-           struct.pack(">B8sIIBBB", header.quality, header.weights_hash, header.width,
-                       header.height, MODES.index(header.mode), header.bit_depth, len(groups))]
-    for strings in groups:
-        out.append(struct.pack(">B", len(strings)))
-        for s in strings:
-            out += [struct.pack(">I", len(s)), s]
-    body = b"".join(out)
+    body = b"".join([MAGIC, struct.pack(">BB", VERSION, len(name)), name,
+                     struct.pack(">B8sIIBBB", header.quality, header.weights_hash, header.width,
+                                 header.height, MODES.index(header.mode), header.bit_depth, len(groups)),
+                     pack_groups(groups)])
     return body + struct.pack(">I", zlib.crc32(body))
 
 
@@ -90,6 +101,14 @@ class _Reader:
 
     def unpack(self, fmt: str):
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))
+
+    def groups(self, n: int) -> list[list[bytes]]:
+        """``n`` groups written by :func:`pack_groups`."""
+        out = []
+        for _ in range(n):
+            (count,) = self.unpack(">B")
+            out.append([self.take(self.unpack(">I")[0]) for _ in range(count)])
+        return out
 
 
 def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
@@ -108,10 +127,7 @@ def unpack(data: bytes) -> tuple[Header, list[list[bytes]]]:
     try:
         name = r.take(n).decode()
         quality, whash, width, height, mode, depth, n_groups = r.unpack(">B8sIIBBB")
-        groups = []
-        for _ in range(n_groups):
-            (count,) = r.unpack(">B")
-            groups.append([r.take(r.unpack(">I")[0]) for _ in range(count)])
+        groups = r.groups(n_groups)
         if r.pos != len(data) - 4:
             raise BitstreamError("unexpected bytes after the last string")
         header = Header(name, quality, whash, width, height, MODES[mode] if mode < len(MODES)

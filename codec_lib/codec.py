@@ -124,6 +124,20 @@ def _finish(x_hat: torch.Tensor, mode: str, alpha: np.ndarray | None) -> Image.I
     return img
 
 
+def decoder_for(header, model: CompressionModel | None = None) -> CompressionModel:
+    """The model to decode a file (image or video) whose ``header`` names a model: ``model``
+    itself if its weights match, else the installed one; one-line errors otherwise."""
+    from .zoo import find_model, weights_hash
+    if header.width * header.height > MAX_PIXELS:
+        raise BitstreamError(f"size {header.width}x{header.height} is above the limit")
+    if model is None:
+        return find_model(header.model, header.quality, header.weights_hash)
+    if weights_hash(model) != header.weights_hash:
+        raise ModelError(f"this model's weights do not match the file's (made with "
+                         f"{header.model!r} quality {header.quality}, hash {header.weights_hash.hex()})")
+    return model
+
+
 @torch.no_grad()
 def decode_image(data: bytes, model: CompressionModel | None = None, coder=None) -> Image.Image:
     """Decode a file made by :func:`encode_image`.
@@ -131,15 +145,8 @@ def decode_image(data: bytes, model: CompressionModel | None = None, coder=None)
     Without ``model``, the installed model named in the header is used (its weights hash must
     match). Raises :class:`~codec_lib.errors.CodecError` subclasses with one-line messages.
     """
-    from .zoo import find_model, weights_hash
     header, groups = unpack(data)
-    if header.width * header.height > MAX_PIXELS:
-        raise BitstreamError(f"image size {header.width}x{header.height} is above the limit")
-    if model is None:
-        model = find_model(header.model, header.quality, header.weights_hash)
-    elif weights_hash(model) != header.weights_hash:
-        raise ModelError(f"this model's weights do not match the file's (made with "
-                         f"{header.model!r} quality {header.quality}, hash {header.weights_hash.hex()})")
+    model = decoder_for(header, model)
     n = model_strings(model)
     has_alpha = header.mode in ("RGBA", "LA")
     if len(groups) != n + has_alpha or any(len(g) != 1 for g in groups):

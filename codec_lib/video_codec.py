@@ -25,9 +25,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .bitstream import BitstreamError
-from .codec import MAX_PIXELS, _identity, model_strings
+from .codec import MAX_PIXELS, _identity, decoder_for, model_strings
 from .data import to_image, to_tensor
-from .errors import CodecError, ModelError
+from .errors import CodecError
 from .metrics import psnr
 from .models import CompressionModel
 from .video_format import Chunk, VideoHeader, pack_video, unpack_video
@@ -93,15 +93,8 @@ def decode_video(data: bytes, model: CompressionModel | None = None,
     Without ``model``, the installed model named in the header is used (its weights hash must
     match). Raises :class:`~codec_lib.errors.CodecError` subclasses with one-line messages.
     """
-    from .zoo import find_model, weights_hash
     header, chunks = unpack_video(data)
-    if header.width * header.height > MAX_PIXELS:
-        raise BitstreamError(f"frame size {header.width}x{header.height} is above the limit")
-    if model is None:
-        model = find_model(header.model, header.quality, header.weights_hash)
-    elif weights_hash(model) != header.weights_hash:
-        raise ModelError(f"this model's weights do not match the file's (made with "
-                         f"{header.model!r} quality {header.quality}, hash {header.weights_hash.hex()})")
+    model = decoder_for(header, model)
     model.eval()
     inter = getattr(model, "coding", None) is not None
     intra = model.intra if inter else model

@@ -36,7 +36,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from .bitstream import MAX_SIDE, BitstreamError, _Reader
+from .bitstream import BitstreamError, _Reader, check_identity, pack_groups
 
 __all__ = ["MAGIC", "VERSION", "VideoHeader", "Chunk", "pack_video", "unpack_video", "describe_video"]
 
@@ -57,14 +57,7 @@ class VideoHeader:
     fps: tuple[int, int] = (50, 1)
 
     def __post_init__(self):
-        if not 0 < len(self.model.encode()) < 256:
-            raise ValueError("model name must be 1..255 bytes of UTF-8")
-        if not 0 <= self.quality < 256:
-            raise ValueError("quality must be in 0..255")
-        if len(self.weights_hash) != 8:
-            raise ValueError("weights_hash must be 8 bytes")
-        if not (0 < self.width <= MAX_SIDE and 0 < self.height <= MAX_SIDE):
-            raise ValueError(f"frame sides must be in 1..{MAX_SIDE}")
+        check_identity(self.model, self.quality, self.weights_hash, self.width, self.height)
         if not 0 < self.frames <= MAX_FRAMES:
             raise ValueError(f"the number of frames must be in 1..{MAX_FRAMES}")
         if not all(0 < v < 65536 for v in self.fps):
@@ -93,12 +86,7 @@ def _pack_header(h: VideoHeader) -> bytes:
 
 
 def _pack_chunk(c: Chunk) -> bytes:
-    out = [struct.pack(">BB", TYPES.index(c.kind), len(c.groups))]
-    for strings in c.groups:
-        out.append(struct.pack(">B", len(strings)))
-        for s in strings:
-            out += [struct.pack(">I", len(s)), s]
-    body = b"".join(out)
+    body = struct.pack(">BB", TYPES.index(c.kind), len(c.groups)) + pack_groups(c.groups)
     return body + struct.pack(">I", zlib.crc32(body))
 
 
@@ -136,10 +124,7 @@ def unpack_video(data: bytes) -> tuple[VideoHeader, list[Chunk]]:
         start = r.pos
         try:
             kind, n_groups = r.unpack(">BB")
-            groups = []
-            for _ in range(n_groups):
-                (count,) = r.unpack(">B")
-                groups.append([r.take(r.unpack(">I")[0]) for _ in range(count)])
+            groups = r.groups(n_groups)
             (crc,) = r.unpack(">I")
         except BitstreamError:
             raise BitstreamError(f"file is truncated in frame {i} of {header.frames}") from None
