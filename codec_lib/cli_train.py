@@ -61,9 +61,10 @@ def cmd_export(a) -> None:
         from .entropy_models import default_scale_table
         model.gaussian_conditional.scale_table = default_scale_table()
     from .train import settle_quantiles
-    frozen = cfg.get("trainable") and not any("entropy_bottleneck".startswith(t) or
-                                              t.startswith("entropy_bottleneck") for t in cfg["trainable"])
-    aux = float(model.aux_loss().detach()) if frozen else settle_quantiles(model)  # keep its tables
+    prefixes = tuple(cfg.get("trainable") or ())       # quantiles frozen in training: keep them
+    frozen = bool(prefixes) and not any(n.startswith(prefixes) for n, _ in model.named_parameters()
+                                        if n.endswith("quantiles"))
+    aux = float(model.aux_loss().detach()) if frozen else settle_quantiles(model)
     walls = [h["wall_s"] for h in ck["history"] if "wall_s" in h]
     devices = [h["device"] for h in ck["history"] if "device" in h]
     training = {"command": a.command or "codec-lib train --config CONFIG", "config": cfg,
