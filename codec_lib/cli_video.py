@@ -7,8 +7,8 @@
     codec-lib eval-video clip/ --frames 32 --json out.json [--quality Q ...] [--baselines x264 x265]
 
 Inputs: a folder of frames, ``.y4m``, raw ``.yuv`` (give ``--size WxH``) or any container PyAV
-reads (:mod:`codec_lib.video_io`). Until the inter-frame models exist, image models code every
-frame as an intra frame (:mod:`codec_lib.video_codec`).
+reads (:mod:`codec_lib.video_io`). A video model (``"kind": "video"`` in ``codec-lib models``)
+codes low-delay P; an image model codes every frame as an intra frame (:mod:`codec_lib.video_codec`).
 """
 from __future__ import annotations
 
@@ -45,12 +45,14 @@ def cmd_compress_video(a) -> None:
     from .video_codec import encode_video
     out = _check_output(a.input, a.output, a.force)
     frames = _frames(a)
-    enc = encode_video(frames, _model(a.model, a.quality), (a.fps, 1), progress=True)
+    model = _model(a.model, a.quality)
+    enc = encode_video(frames, model, (a.fps, 1), progress=True)
+    coding = f"{model.coding} P frames" if getattr(model, "coding", None) else "all intra"
     _write_atomic(out, lambda f: f.write(enc.data))
     T, H, W, _ = frames.shape
     h = enc.header
     print(f"{a.output}: {len(enc.data)} bytes, {T} frames {W}x{H}, "
-          f"{8 * len(enc.data) / (T * H * W):.4f} bpp (model {h.model} q{h.quality}, all intra)")
+          f"{8 * len(enc.data) / (T * H * W):.4f} bpp (model {h.model} q{h.quality}, {coding})")
 
 
 def cmd_decompress_video(a) -> None:

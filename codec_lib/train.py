@@ -123,7 +123,8 @@ def evaluate_loss(model: CompressionModel, images: list[torch.Tensor], lmbda: fl
     return mean
 
 
-def settle_quantiles(model: CompressionModel, steps: int = 4000, lr: float = 1e-2) -> float:
+def settle_quantiles(model: CompressionModel, steps: int = 4000, lr: float = 1e-2,
+                     skip: tuple[str, ...] = ()) -> float:
     """Finish the auxiliary optimization of the factorized densities' quantiles; returns the
     final aux loss.
 
@@ -133,8 +134,8 @@ def settle_quantiles(model: CompressionModel, steps: int = 4000, lr: float = 1e-
     then cost up to 2 % above the estimate on a Kodak image. The aux loss needs no data, so
     ``codec-lib export`` finishes it.
     """
-    params = [p for n, p in model.named_parameters() if _is_quantile(n)]
-    if not params:
+    params = [p for n, p in model.named_parameters() if _is_quantile(n) and not n.startswith(skip)]
+    if not params:                 # (``skip``: name prefixes whose quantiles stay as they are)
         return 0.0
     opt = torch.optim.Adam(params, lr=lr)
     for i in range(steps + steps // 4):            # then a quarter more at a tenth of the rate

@@ -81,7 +81,7 @@ class ResidualVideoCodec(nn.Module):
     def __init__(self, N: int = 64, M: int = 96, C: int = 32,
                  intra: MeanScaleHyperprior | None = None):
         super().__init__()
-        self.N, self.M = N, M
+        self.N, self.M, self.C = N, M, C
         self.intra = intra or MeanScaleHyperprior(N, M)       # codes the first frame
         self.motion_estimator = MotionEstimator(C)
         self.motion_coder = signal_coder(2, N, M)

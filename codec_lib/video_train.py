@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from .motion import synthetic_clip, warp
 from .train import _rng_state, _set_rng_state
 
-__all__ = ["VideoTrainConfig", "build_video_model", "pair_batch", "fit_video"]
+__all__ = ["VideoTrainConfig", "build_video_model", "pair_batch", "fit_video", "export_video_run"]
 
 
 @dataclass
@@ -161,3 +161,28 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
             os.replace(tmp, out / "last.pt")
     bar.close()
     return model.eval()
+
+
+def export_video_run(run: str, out: str, name: str, quality: int, command: str,
+                     register: bool = True) -> str:
+    """Turn ``run/last.pt`` into a shippable video checkpoint (its own coders' quantiles settled,
+    the intra model's left as they are); with ``register`` add it to the manifest of ``out``'s
+    folder with ``"kind": "video"``. Returns the file's sha256."""
+    from . import zoo
+    from .train import settle_quantiles
+    ck = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=False)
+    cfg = VideoTrainConfig(**ck["config"])
+    intra = zoo.load_checkpoint(cfg.intra) if cfg.intra else None
+    model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intra)
+    model.load_state_dict(ck["model"])
+    aux = settle_quantiles(model, skip=("intra.",))
+    training = {"command": command, "config": asdict(cfg), "steps": ck["step"], "device": "cpu",
+                "wall_s": round(ck["history"][-1]["wall_s"], 1) if ck["history"] else None,
+                "data": ", ".join(cfg.clips + cfg.photos) or "embedded sample photos",
+                "aux_loss_settled": round(aux, 2)}
+    if cfg.intra:
+        training["intra"] = {"file": Path(cfg.intra).name, "sha256": zoo.sha256_file(cfg.intra)}
+    sha = zoo.save_checkpoint(model.eval(), out, name, quality, cfg.lmbda, meta={"training": training})
+    if register:
+        zoo.register(out, training)
+    return sha

@@ -60,7 +60,8 @@ def list_models() -> list[dict]:
     out: dict[str, dict] = {}
     for e in man["models"]:
         m = out.setdefault(e["name"], {
-            "name": e["name"], "kind": e.get("kind", "image"), "objective": e.get("objective", "mse"),
+            "name": e["name"], "kind": e.get("kind", "image"), **(
+                {"coding": e["coding"]} if e.get("coding") else {}), "objective": e.get("objective", "mse"),
             "qualities": [], "default": e["name"] == default, "arch": e["arch"], "N": e["N"],
             "M": e["M"], "synthesis": e.get("synthesis", "deep"), "lmbdas": [], "steps": [],
             "device": e.get("training", {}).get("device")})
@@ -134,11 +135,15 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
             sd[k] = (freqs - 32768).to(torch.int16)             # CDFs start at 0 and rise
         else:
             sd[k] = torch.cat(rows)
-    arch = {v: k for k, v in _arch_names().items()}[type(model)]
-    obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality), "arch": arch,
-           "N": model.N, "M": model.M, "act": model.act, "synthesis": model.synthesis,
-           "lmbda": float(lmbda),
-           "objective": objective, "state_dict": sd, "meta": meta or {}}
+    if getattr(model, "coding", None):           # a P-frame codec with its intra model
+        fields = {"arch": f"video-{model.coding}", "kind": "video", "coding": model.coding,
+                  "N": model.N, "M": model.M, "C": model.C, "act": "gdn", "synthesis": "deep",
+                  "intra": {"N": model.intra.N, "M": model.intra.M}}
+    else:
+        fields = {"arch": {v: k for k, v in _arch_names().items()}[type(model)], "N": model.N,
+                  "M": model.M, "act": model.act, "synthesis": model.synthesis}
+    obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality), **fields,
+           "lmbda": float(lmbda), "objective": objective, "state_dict": sd, "meta": meta or {}}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -169,8 +174,14 @@ def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> Compr
         raise ModelError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ModelError(f"{path} is not a codec_lib checkpoint")
-    model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"),
-                        obj.get("synthesis", "deep"))
+    if obj.get("kind") == "video":
+        from .models import MeanScaleHyperprior
+        from .video_train import build_video_model
+        intra = MeanScaleHyperprior(obj["intra"]["N"], obj["intra"]["M"])
+        model = build_video_model(obj["coding"], obj["N"], obj["M"], obj["C"], intra)
+    else:
+        model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"),
+                            obj.get("synthesis", "deep"))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
     for k in [k for k in sd if k.endswith("_quantized_cdf") and sd[k].dim() == 1]:
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"].tolist()   # re-pad the rows
@@ -222,7 +233,8 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
     folder = path.parent
     model = load_checkpoint(path)
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    entry = {"name": obj["name"], "kind": "image", "objective": obj.get("objective", "mse"),
+    entry = {"name": obj["name"], "kind": obj.get("kind", "image"), **(
+             {"coding": obj["coding"]} if obj.get("coding") else {}), "objective": obj.get("objective", "mse"),
              "arch": obj["arch"], "N": obj["N"], "M": obj["M"],
              "synthesis": obj.get("synthesis", "deep"), "quality": obj["quality"],
              "lmbda": obj["lmbda"], "file": path.name, "sha256": sha256_file(path),

@@ -153,3 +153,31 @@ def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, tmp_path, coding)
 def clip_photo(clip):
     """A still big enough for synthetic pairs of 48x48 crops."""
     return Image.fromarray(np.tile(clip[0], (3, 3, 1)))
+
+
+def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_path, capsys, monkeypatch):
+    """A trained run exported into a zoo: `models --json` says kind video and its coding, and
+    compress-video / decompress-video code I and P frames with it."""
+    from codec_lib.video_train import VideoTrainConfig, export_video_run, fit_video
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for f in ("tiny-ms.pt", "manifest.json"):
+        (folder / f).write_bytes((tiny_zoo / f).read_bytes())
+    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(folder))
+    zoo._CACHE.clear()
+    cfg = VideoTrainConfig(coding="conditional", N=16, M=24, C=8, steps=1, batch_size=1, crop=48,
+                           intra=str(folder / "tiny-ms.pt"), out=str(tmp_path / "run"), threads=1)
+    fit_video(cfg, progress=False)
+    export_video_run(cfg.out, str(folder / "tiny-dcvc.pt"), "tiny-dcvc", 1, "tests")
+    assert main(["models", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    assert listed["tiny-dcvc"]["kind"] == "video" and listed["tiny-dcvc"]["coding"] == "conditional"
+    src, clv, out = tmp_path / "c.y4m", tmp_path / "c.clv", tmp_path / "frames"
+    write_y4m(src, clip)
+    assert main(["compress-video", str(src), str(clv), "--model", "tiny-dcvc"]) == 0
+    assert [c.kind for c in unpack_video(clv.read_bytes())[1]] == ["I", "P", "P"]
+    assert main(["decompress-video", str(clv), str(out)]) == 0
+    model = zoo.load_model("tiny-dcvc", 1)
+    assert np.array_equal(np.asarray(Image.open(out / "frame_00002.png")),
+                          decode_video(clv.read_bytes(), model)[2])
+    zoo._CACHE.clear()
