@@ -27,7 +27,7 @@ from .entropy_models import EntropyBottleneck, GaussianConditional
 from .layers import ResidualBlock, analysis_transform, conv, deconv, synthesis_transform
 from .models import CompressionModel, MeanScaleHyperprior, _channels_last, pad_to
 from .motion import warp
-from .video_models import MotionEstimator, signal_coder
+from .video_models import add_shared_parts
 
 __all__ = ["ConditionalVideoCodec"]
 
@@ -41,10 +41,7 @@ class ConditionalVideoCodec(CompressionModel):
     def __init__(self, N: int = 64, M: int = 96, C: int = 32,
                  intra: MeanScaleHyperprior | None = None):
         super().__init__()
-        self.N, self.M, self.C = N, M, C
-        self.intra = intra or MeanScaleHyperprior(N, M)       # codes the first frame
-        self.motion_estimator = MotionEstimator(C)
-        self.motion_coder = signal_coder(2, N, M)
+        add_shared_parts(self, N, M, C, intra)
         self.feature = nn.Sequential(nn.Conv2d(3, C, 3, padding=1), ResidualBlock(C))
         self.context_refine = nn.Sequential(nn.Conv2d(C, C, 3, padding=1), ResidualBlock(C))
         self.g_a = analysis_transform(N, M, "gdn", c_in=3 + C)         # (B, 3+C, H, W) -> (B, M, H/16, W/16)

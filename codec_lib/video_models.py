@@ -27,7 +27,7 @@ from .layers import ResidualBlock, analysis_transform, synthesis_transform
 from .models import MeanScaleHyperprior
 from .motion import warp
 
-__all__ = ["MotionEstimator", "signal_coder", "ResidualVideoCodec"]
+__all__ = ["MotionEstimator", "signal_coder", "add_shared_parts", "ResidualVideoCodec"]
 
 
 class MotionEstimator(nn.Module):
@@ -72,6 +72,16 @@ class Refine(nn.Module):
         return x_warp + self.net(torch.cat([x_warp, x_ref, v_hat / 4], 1))
 
 
+def add_shared_parts(codec: nn.Module, N: int, M: int, C: int,
+                     intra: MeanScaleHyperprior | None) -> None:
+    """The parts both P-frame codecs have: sizes, the intra model that codes the first frame,
+    motion estimation and motion coding."""
+    codec.N, codec.M, codec.C = N, M, C
+    codec.intra = intra or MeanScaleHyperprior(N, M)
+    codec.motion_estimator = MotionEstimator(C)
+    codec.motion_coder = signal_coder(2, N, M)
+
+
 class ResidualVideoCodec(nn.Module):
     """DVC-style P-frame codec (see the module docstring); ``N, M`` size both coders."""
 
@@ -81,10 +91,7 @@ class ResidualVideoCodec(nn.Module):
     def __init__(self, N: int = 64, M: int = 96, C: int = 32,
                  intra: MeanScaleHyperprior | None = None):
         super().__init__()
-        self.N, self.M, self.C = N, M, C
-        self.intra = intra or MeanScaleHyperprior(N, M)       # codes the first frame
-        self.motion_estimator = MotionEstimator(C)
-        self.motion_coder = signal_coder(2, N, M)
+        add_shared_parts(self, N, M, C, intra)
         self.refine = Refine(C)
         self.residual_coder = signal_coder(3, N, M)
 
