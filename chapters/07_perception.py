@@ -134,11 +134,7 @@ for lvl in range(3):
 # the input holds none. Now the three kinds of up-sampler side by side:
 
 # %%
-table = {}
-for name, outs in outputs.items():
-    table[name] = {"psnr": np.mean([psnr(o, r) for o, r in zip(originals, outs)]),
-                   "swd": perception.patch_swd(originals, outs)["mean"],
-                   "hf": perception.high_frequency_ratio(originals, outs, cutoff=0.125)}
+table = {name: rdp.measure(originals, outs, cutoff=0.125) for name, outs in outputs.items()}
 print(f"{'up-sampler':>11} | {'PSNR dB':>7} | {'patch SWD':>9} | {'HF ratio':>8}")
 for name, r in table.items():
     print(f"{name:>11} | {r['psnr']:7.2f} | {r['swd']:9.2f} | {r['hf']:8.2f}")

@@ -98,7 +98,7 @@ def _reusable(path: str, images: list, baselines: list[str], models: list[str] =
     made with the same settings, and the models' made with the same weights at the same
     qualities (their ``weights_hash``; older results without it are measured again)."""
     from .baselines import SETTINGS
-    from .zoo import list_models, resolve
+    from .zoo import list_models, weights_hashes
     try:
         old = json.loads(Path(path).read_text())
         results = {r["model"]: r for r in old["results"]}
@@ -120,8 +120,7 @@ def _reusable(path: str, images: list, baselines: list[str], models: list[str] =
         r = results.get(n)
         if r is None or r.get("images") != len(images) or seen != names:
             continue
-        want = {str(q): resolve(n, q).get("weights_hash") for q in installed[n]["qualities"]}
-        if r.get("weights_hash") == want:
+        if r.get("weights_hash") == weights_hashes(n, installed[n]["qualities"]):
             out[n] = r
     print(f"reusing {', '.join(out) or 'nothing'} from {path}")
     return out

@@ -202,6 +202,11 @@ class EntropyBottleneck(_TabledModel):
         cdf = pmf_to_quantized_cdf(pmf.cpu().numpy(), n)
         return cdf, n + 1, (-minima).cpu().numpy()
 
+    def round(self, y: torch.Tensor) -> torch.Tensor:
+        """``y_hat`` as the decoder will see it: ``y`` rounded around each channel's median."""
+        medians = self.medians.view(1, -1, 1, 1)
+        return torch.round(y - medians) + medians
+
     def compress(self, y: torch.Tensor, coder=None) -> list[bytes]:
         """Code ``round(y - median)`` per batch element; returns one string per element."""
         symbols = torch.round(y - self.medians.view(1, -1, 1, 1))

@@ -25,7 +25,7 @@ from .codec import decode_image, encode_image, prepare_image
 from .data import to_tensor
 from .metrics import ms_ssim, psnr
 
-__all__ = ["evaluate_model", "estimate_bits", "rd_points"]
+__all__ = ["evaluate_model", "estimate_bits", "rd_points", "load_qualities"]
 
 
 @torch.no_grad()
@@ -79,15 +79,22 @@ def evaluate_model(images: list[tuple[str, Image.Image]], name: str | None = Non
                    qualities: list[int] | None = None, progress: bool = True,
                    per_image: bool = False) -> dict:
     """Evaluate installed model ``name`` at ``qualities`` (default: all) on ``images``."""
-    from .zoo import list_models, load_model, resolve
-    entry = resolve(name)
-    name = entry["name"]
-    if not qualities:
-        qualities = next(m["qualities"] for m in list_models() if m["name"] == name)
-    models = {q: load_model(name, q) for q in qualities}      # fail early on a bad quality
+    from .zoo import weights_hashes
+    name, models = load_qualities(name, qualities)
+    qualities = list(models)
     coder = lambda q: (lambda img: encode_image(img, models[q]).data,       # noqa: E731
                        lambda data: decode_image(data, models[q]))
     points = rd_points(images, qualities, coder, lambda q, img: estimate_bits(models[q], img),
                        f"eval {name}", progress, per_image)
-    hashes = {str(q): resolve(name, q).get("weights_hash") for q in qualities}
-    return {"model": name, "images": len(images), "points": points, "weights_hash": hashes}
+    return {"model": name, "images": len(images), "points": points,
+            "weights_hash": weights_hashes(name, qualities)}
+
+
+def load_qualities(name: str | None, qualities: list[int] | None = None) -> tuple[str, dict]:
+    """``(name, {quality: model})`` of an installed model (default: the default model, all its
+    qualities); loads every one first, so a bad quality fails before any measurement."""
+    from .zoo import list_models, load_model, resolve
+    name = resolve(name)["name"]
+    if not qualities:
+        qualities = next(m["qualities"] for m in list_models() if m["name"] == name)
+    return name, {q: load_model(name, q) for q in qualities}

@@ -153,7 +153,7 @@ class FactorizedPrior(CompressionModel):
     def _compress(self, x, coder):
         y = self.g_a(x)
         eb = self.entropy_bottleneck
-        y_hat = torch.round(y - eb.medians.view(1, -1, 1, 1)) + eb.medians.view(1, -1, 1, 1)
+        y_hat = eb.round(y)
         return {"strings": [eb.compress(y, coder)], "shape": tuple(y.shape[-2:])}, y_hat
 
     def _decompress(self, strings, shape, coder):
@@ -211,7 +211,7 @@ class ScaleHyperprior(CompressionModel):
         z = self.h_a(self._hyper_in(y))
         eb = self.entropy_bottleneck
         z_strings = eb.compress(z, coder)
-        z_hat = torch.round(z - eb.medians.view(1, -1, 1, 1)) + eb.medians.view(1, -1, 1, 1)
+        z_hat = eb.round(z)
         scales, means = self._params(z_hat, double=True)
         indexes = self.gaussian_conditional.build_indexes(scales)
         y_strings, y_hat = self.gaussian_conditional.compress(y, indexes, means, coder)

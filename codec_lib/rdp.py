@@ -27,7 +27,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 from tqdm.auto import tqdm
@@ -61,15 +60,18 @@ def closest_in_size(img: Image.Image, codec: str, target_bytes: int) -> tuple[in
     return q, enc(q)
 
 
-def measure(originals: list[Image.Image], decoded: list[Image.Image], nbytes: list[int]) -> dict:
-    """The table row of one codec on a set of images (see the module docstring)."""
+def measure(originals: list[Image.Image], decoded: list[Image.Image], nbytes: list[int] | None = None,
+            cutoff: float = 0.25) -> dict:
+    """The table row of one codec (or any image-to-image method: without ``nbytes`` there is
+    no ``bpp``) on a set of images; ``cutoff`` is the high-frequency ratio's, in cycles/pixel."""
     n = len(originals)
     swd = patch_swd(originals, decoded)
-    return {"bpp": sum(8 * b / (o.width * o.height) for b, o in zip(nbytes, originals)) / n,
-            "psnr": sum(psnr(o, d) for o, d in zip(originals, decoded)) / n,
+    rate = {} if nbytes is None else {
+        "bpp": sum(8 * b / (o.width * o.height) for b, o in zip(nbytes, originals)) / n}
+    return {**rate, "psnr": sum(psnr(o, d) for o, d in zip(originals, decoded)) / n,
             "ms_ssim": sum(ms_ssim(o, d) for o, d in zip(originals, decoded)) / n,
             "swd": swd["mean"], "swd_levels": [swd[k] for k in sorted(swd) if k != "mean"],
-            "hf": high_frequency_ratio(originals, decoded)}
+            "hf": high_frequency_ratio(originals, decoded, cutoff)}
 
 
 def rdp_compare(images: list[tuple[str, Image.Image]], pairs: list[tuple[str, str]],
@@ -159,11 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     result["command"] = "python -m codec_lib.rdp " + " ".join(sys.argv[1:] if argv is None else argv)
+    from .cli import _write_atomic
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(out)
-    out.with_suffix(".md").write_text(markdown(result) + "\n")
+    _write_atomic(out, lambda f: f.write((json.dumps(result, indent=1) + "\n").encode()))
+    _write_atomic(out.with_suffix(".md"), lambda f: f.write((markdown(result) + "\n").encode()))
     print(markdown(result))
     return 0
 

@@ -145,11 +145,10 @@ def save_upsampler(model: Upsampler, path: str | os.PathLike, beta: float, meta:
     """Write ``{"format": "codec_lib.upsampler", C, blocks, beta, state_dict (fp16), meta}``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    from .train import _save_atomic
     sd = {k: v.detach().half() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": "codec_lib.upsampler", "C": model.C, "blocks": model.blocks,
-                "beta": beta, "state_dict": sd, "meta": meta or {}}, tmp)
-    os.replace(tmp, path)
+    _save_atomic({"format": "codec_lib.upsampler", "C": model.C, "blocks": model.blocks,
+                  "beta": beta, "state_dict": sd, "meta": meta or {}}, path)
 
 
 def load_upsampler(path: str | os.PathLike, sha256: str | None = None) -> Upsampler:
@@ -186,7 +185,7 @@ def load_upsamplers(folder: str | os.PathLike | None = None) -> dict[float, Upsa
 
 def register_upsampler(path: str | os.PathLike, command: str) -> dict:
     """Add (or replace) the manifest entry of an up-sampler file in its folder."""
-    from .zoo import sha256_file
+    from .zoo import _write_manifest, sha256_file
     path = Path(path).resolve()
     obj = torch.load(path, map_location="cpu", weights_only=True)
     man_path = path.parent / "manifest.json"
@@ -199,9 +198,7 @@ def register_upsampler(path: str | os.PathLike, command: str) -> dict:
              "init": Path(meta["config"]["init"]).name if meta.get("config", {}).get("init") else None}
     man["upsamplers"] = sorted([e for e in man["upsamplers"] if e["file"] != path.name] + [entry],
                                key=lambda e: e["beta"])
-    tmp = man_path.with_name("manifest.json.tmp")
-    tmp.write_text(json.dumps(man, indent=2) + "\n")
-    os.replace(tmp, man_path)
+    _write_manifest(path.parent, man)
     return entry
 
 

@@ -124,13 +124,11 @@ def evaluate_video(frames: np.ndarray, name: str | None = None, qualities: list[
     """The ``codec-lib eval-video`` document of installed model ``name``: ``{"model", "frames",
     "coding", "points": [{"quality", "bpp", "psnr", "enc_s", "dec_s"}]}``, with ``bpp`` from the
     real file bytes over all frames, PSNR on 8-bit RGB averaged over frames, seconds per frame."""
-    from .zoo import list_models, load_model, resolve
+    from .evaluate import load_qualities
     frames = _check_frames(frames)
     T, H, W, _ = frames.shape
-    entry = resolve(name)
-    name = entry["name"]
-    qualities = qualities or next(m["qualities"] for m in list_models() if m["name"] == name)
-    models = {q: load_model(name, q) for q in qualities}           # fail early on a bad quality
+    name, models = load_qualities(name, qualities)
+    qualities = list(models)
     points = []
     for q in tqdm(qualities, disable=not progress, desc=f"eval-video {name}"):
         t0 = time.perf_counter()

@@ -112,9 +112,8 @@ class ConditionalVideoCodec(CompressionModel):
         ctx_pad = pad_to(ctx, self.downsampling)
         y = self.g_a(torch.cat([pad_to(x, self.downsampling), ctx_pad], 1))
         z = self.h_a(y)
-        eb = self.entropy_bottleneck
-        z_strings = eb.compress(z)
-        z_hat = torch.round(z - eb.medians.view(1, -1, 1, 1)) + eb.medians.view(1, -1, 1, 1)
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_hat = self.entropy_bottleneck.round(z)
         scales, means = self._params(z_hat, ctx_pad, double=True)
         indexes = self.gaussian_conditional.build_indexes(scales)
         y_strings, y_hat = self.gaussian_conditional.compress(y, indexes, means)

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .layers import ResidualBlock, analysis_transform, synthesis_transform
-from .models import MeanScaleHyperprior
+from .models import CompressionModel, MeanScaleHyperprior
 from .motion import warp
 
 __all__ = ["MotionEstimator", "signal_coder", "add_shared_parts", "ResidualVideoCodec"]
@@ -82,7 +82,7 @@ def add_shared_parts(codec: nn.Module, N: int, M: int, C: int,
     codec.motion_coder = signal_coder(2, N, M)
 
 
-class ResidualVideoCodec(nn.Module):
+class ResidualVideoCodec(CompressionModel):
     """DVC-style P-frame codec (see the module docstring); ``N, M`` size both coders."""
 
     coding = "residual"
@@ -114,7 +114,6 @@ class ResidualVideoCodec(nn.Module):
     def compress(self, x: torch.Tensor, x_ref: torch.Tensor) -> tuple[list[list[bytes]], torch.Tensor]:
         """``(groups, x_hat)``: the four string groups (motion y, z; residual y, z) and the
         decoded frame, bit-identical to :meth:`decompress`'s (in [0, 1])."""
-        H, W = x.shape[-2:]
         v = self.motion_estimator(x, x_ref)
         m = self.motion_coder.compress(v, return_x_hat=True)
         x_pred = self.predict(x_ref, m["x_hat"])
@@ -126,16 +125,8 @@ class ResidualVideoCodec(nn.Module):
     def decompress(self, groups: list[list[bytes]], x_ref: torch.Tensor) -> torch.Tensor:
         """The decoded frame ``(1, 3, H, W)`` from the four string groups and the reference."""
         H, W = x_ref.shape[-2:]
-        ds = self.motion_coder.downsampling
-        shape = (-(-H // ds), -(-W // ds))
+        shape = (-(-H // self.downsampling), -(-W // self.downsampling))
         v_hat = self.motion_coder.decompress(groups[:2], shape, size=(H, W))["x_hat"]
         x_pred = self.predict(x_ref, v_hat)
         r_hat = self.residual_coder.decompress(groups[2:], shape, size=(H, W))["x_hat"]
         return (x_pred + r_hat).clamp_(0, 1)
-
-    def aux_loss(self) -> torch.Tensor:
-        return sum(c.aux_loss() for c in (self.intra, self.motion_coder, self.residual_coder))
-
-    def update_tables(self, force: bool = False) -> None:
-        for c in (self.intra, self.motion_coder, self.residual_coder):
-            c.update_tables(force)

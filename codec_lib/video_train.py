@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .motion import synthetic_clip, warp
-from .train import _rng_state, _set_rng_state
+from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss
 
 __all__ = ["VideoTrainConfig", "build_video_model", "pair_batch", "fit_video", "export_video_run"]
 
@@ -108,11 +108,8 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
     torch.manual_seed(cfg.seed)
     intra = load_checkpoint(cfg.intra) if cfg.intra else None
     model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intra)
-    model.intra.eval().requires_grad_(False)
-    params = [(n, p) for n, p in model.named_parameters() if not n.startswith("intra.")]
-    main = [p for n, p in params if not n.endswith("quantiles")]
-    aux = [p for n, p in params if n.endswith("quantiles")]
-    opt, aux_opt = torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
+    trainable = [n for n, _ in model.named_children() if n != "intra"]   # the intra model is frozen
+    opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr, trainable)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     step, history = 0, []
@@ -132,33 +129,29 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
         with torch.no_grad():
             x_ref_hat = model.intra(x_ref)["x_hat"].clamp(0, 1)          # the decoded reference
         o = model(x, x_ref_hat)
-        B, _, H, W = x.shape
-        bpp = sum(torch.log2(l).sum() for l in o["likelihoods"].values()) / (-B * H * W)
-        mse = F.mse_loss(o["x_hat"], x)
-        loss = bpp + cfg.lmbda * 255**2 * mse
+        res = rd_loss(o, x, cfg.lmbda)                  # R_motion + R_frame + lmbda 255^2 MSE
+        loss = res["loss"]
         if step < cfg.warmup:
             loss = loss + cfg.lmbda * 255**2 * F.mse_loss(warp(x_ref_hat, o["flow"]), x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(main, 1.0)
+        torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
         opt.step()
         aux_loss = model.aux_loss()
         aux_opt.zero_grad(set_to_none=True)
         aux_loss.backward()
         aux_opt.step()
         step += 1
-        for k, v in (("loss", loss), ("bpp", bpp), ("mse", mse)):
+        for k, v in (("loss", loss), ("bpp", res["bpp"]), ("mse", res["mse"])):
             v = float(v.detach())
             run[k] = 0.98 * run.get(k, v) + 0.02 * v
         bar.update(1)
         bar.set_postfix(bpp=f"{run['bpp']:.3f}", psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             history.append({"step": step, "wall_s": time.time() - t0, **run})
-            tmp = out / "last.pt.tmp"
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "aux_optimizer": aux_opt.state_dict(), "step": step, "history": history,
-                        "rng": _rng_state(), "config": asdict(cfg)}, tmp)
-            os.replace(tmp, out / "last.pt")
+            _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "aux_optimizer": aux_opt.state_dict(), "step": step, "history": history,
+                          "rng": _rng_state(), "config": asdict(cfg)}, out / "last.pt")
     bar.close()
     return model.eval()
 

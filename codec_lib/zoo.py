@@ -29,7 +29,7 @@ from .errors import ModelError
 from .models import CompressionModel, build_model
 
 __all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "list_models", "resolve",
-           "load_model", "load_checkpoint", "save_checkpoint", "weights_hash", "sha256_file",
+           "load_model", "load_checkpoint", "save_checkpoint", "weights_hash", "weights_hashes", "sha256_file",
            "find_model"]
 
 CHECKPOINT_ENV = "CODEC_LIB_CHECKPOINTS"
@@ -100,6 +100,11 @@ def resolve(name: str | None = None, quality: int | None = None) -> dict:
         if e["quality"] == quality:
             return e
     raise ModelError(f"model {name!r} has no quality {quality}; available: {qualities}")
+
+
+def weights_hashes(name: str, qualities: list[int]) -> dict[str, str]:
+    """``{quality: weights_hash}`` of installed model ``name`` (keys as strings, as in JSON)."""
+    return {str(q): resolve(name, q).get("weights_hash") for q in qualities}
 
 
 def sha256_file(path: str | os.PathLike) -> str:
