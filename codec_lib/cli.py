@@ -106,7 +106,10 @@ def cmd_compress(a) -> None:
     from .codec import encode_image
     out = _check_output(a.input, a.output, a.force)
     img = _read_image(a.input)
-    enc = encode_image(img, _model(a.model, a.quality), coder=_coder(a))
+    model = _model(a.model, a.quality)
+    if getattr(model, "coding", None):
+        raise UsageError(f"{a.model} is a video model: use compress-video")
+    enc = encode_image(img, model, coder=_coder(a))
     _write_atomic(out, lambda f: f.write(enc.data))
     W, H = img.size
     h = enc.header
@@ -172,7 +175,8 @@ def models_markdown() -> str:
         if e.get("objective", "mse") != "mse":
             syn += f", {e['objective']}"
         star = " (default)" if (default.get("model"), default.get("quality")) == (e["name"], e["quality"]) else ""
-        kodak = (f"{k['bpp']:.3f}, {k['psnr']:.2f} dB, {k['ms_ssim']:.4f}" if k else "not evaluated")
+        kodak = (f"{k['bpp']:.3f}, {k['psnr']:.2f} dB, {k['ms_ssim']:.4f}" if k else
+                 "video: see BasketballPass" if e.get("kind") == "video" else "not evaluated")
         ratio = f"{k['bpp'] / k['est_bpp']:.4f}" if k and k.get("est_bpp") else "-"
         rows.append(f"| `{e['name']}`{star} | {e['quality']} ({e['lmbda']}) | {e['arch']}{syn}, "
                     f"{e['N']}, {e['M']} | {e['bytes'] / 1e6:.1f} MB | {train} | {kodak} | {ratio} |")

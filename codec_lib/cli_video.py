@@ -1,10 +1,13 @@
-"""``codec-lib compress-video``, ``decompress-video`` and ``eval-video``.
+"""``codec-lib compress-video``, ``decompress-video``, ``eval-video``, ``train-video``, ``export-video``.
 
 ::
 
     codec-lib compress-video clip.mp4 clip.clv [--model NAME] [--quality Q] [--frames N]
     codec-lib decompress-video clip.clv frames/          # frames/frame_00000.png ...
     codec-lib eval-video clip/ --frames 32 --json out.json [--quality Q ...] [--baselines x264 x265]
+    codec-lib train-video --coding conditional --intra data/checkpoints/mean-scale-q{2,3,4,5}.pt \
+        --clips "$CODEC_LIB_DATA/video/bikes.mp4" --out runs/dcvc       # resumes if runs/dcvc/last.pt
+    codec-lib export-video runs/dcvc data/checkpoints/video-conditional.pt --name video-conditional --register
 
 Inputs: a folder of frames, ``.y4m``, raw ``.yuv`` (give ``--size WxH``) or any container PyAV
 reads (:mod:`codec_lib.video_io`). A video model (``"kind": "video"`` in ``codec-lib models``)
@@ -41,11 +44,21 @@ def _frames(a):
     return read_video(a.input, a.frames, _size(a.size))
 
 
+def _default_model(spec: str | None) -> str | None:
+    """``--model`` if given, else the installed conditional video model (else any video model,
+    else the default image model, which codes all-intra)."""
+    from .zoo import list_models
+    if spec:
+        return spec
+    videos = sorted((m["coding"] != "conditional", m["name"]) for m in list_models() if m["kind"] == "video")
+    return videos[0][1] if videos else None
+
+
 def cmd_compress_video(a) -> None:
     from .video_codec import encode_video
     out = _check_output(a.input, a.output, a.force)
     frames = _frames(a)
-    model = _model(a.model, a.quality)
+    model = _model(_default_model(a.model), a.quality)
     enc = encode_video(frames, model, (a.fps, 1), progress=True)
     coding = f"{model.coding} P frames" if getattr(model, "coding", None) else "all intra"
     _write_atomic(out, lambda f: f.write(enc.data))
@@ -87,13 +100,40 @@ def cmd_eval_video(a) -> None:
     from .video_codec import evaluate_video
     out = _check_output(a.input, a.json, a.force)
     frames = _frames(a)
-    doc = evaluate_video(frames, a.model, a.quality)
+    doc = evaluate_video(frames, _default_model(a.model), a.quality)
     doc["baselines"] = [evaluate_video_baseline(frames, c) for c in a.baselines]
     _write_atomic(out, lambda f: f.write((json.dumps(doc, indent=2) + "\n").encode()))
     for r in [doc] + doc["baselines"]:
         for p in r["points"]:
             print(f"{r['model']:>12} q{p['quality']}: {p['bpp']:.4f} bpp, {p['psnr']:.2f} dB, "
                   f"enc {p['enc_s']:.3f} s/frame, dec {p['dec_s']:.3f} s/frame")
+
+
+def cmd_train_video(a) -> None:
+    from dataclasses import asdict, fields
+    from .video_train import VideoTrainConfig, fit_video
+    kw = {f.name: getattr(a, f.name) for f in fields(VideoTrainConfig) if getattr(a, f.name, None) is not None}
+    for path in kw.get("photos", []) + kw.get("clips", []) + kw.get("intra", []):
+        if not Path(path).exists():
+            raise UsageError(f"{path}: no such file or folder")
+    cfg = VideoTrainConfig(**kw)
+    if cfg.intra and len(cfg.intra) not in (1, len(cfg.lmbdas)):
+        raise UsageError(f"give one --intra checkpoint or one per rate ({len(cfg.lmbdas)})")
+    print(json.dumps(asdict(cfg)))
+    fit_video(cfg)
+    print(f"finished: {cfg.out}/last.pt")
+
+
+def cmd_export_video(a) -> None:
+    from .video_train import export_video_run
+    run = Path(a.run) / "last.pt"
+    if not run.exists():
+        raise UsageError(f"{run}: no such training checkpoint")
+    out = _check_output(str(run), a.output, a.force)
+    sha = export_video_run(a.run, str(out), a.name, a.command or "codec-lib train-video ...",
+                           register=a.register)
+    print(f"{out}: sha256 {sha}" + (f", registered in {out.resolve().parent / 'manifest.json'}"
+                                    if a.register else ""))
 
 
 def add_parsers(sub) -> None:
@@ -103,7 +143,8 @@ def add_parsers(sub) -> None:
         p.add_argument("--size", help="WIDTHxHEIGHT of a raw .yuv input")
     c = sub.add_parser("compress-video", help="compress a video into a .clv file")
     c.add_argument("input"), c.add_argument("output")
-    c.add_argument("--model", help="installed model name or checkpoint path")
+    c.add_argument("--model", help="installed model name or checkpoint path (default: the "
+                   "conditional video model; an image model codes every frame intra)")
     c.add_argument("--quality", type=int)
     c.add_argument("--fps", type=int, default=50, help="frame rate to record (default 50)")
     common(c)
@@ -117,10 +158,38 @@ def add_parsers(sub) -> None:
     d.set_defaults(func=cmd_decompress_video)
 
     e = sub.add_parser("eval-video", help="rate and PSNR of a model (and x264/x265) on a video")
-    e.add_argument("input"), e.add_argument("--model"), e.add_argument("--json", required=True)
+    e.add_argument("input"), e.add_argument("--json", required=True)
+    e.add_argument("--model", help="installed model (default: as for compress-video)")
     e.add_argument("--quality", type=int, nargs="+", help="qualities (default: all)")
     e.add_argument("--baselines", nargs="*", default=["x264", "x265"], choices=["x264", "x265"],
                    help="classic codecs in the same evaluation (default: both; none with no names)")
     common(e)
     e.add_argument("-f", "--force", action="store_true")
     e.set_defaults(func=cmd_eval_video)
+
+    t = sub.add_parser("train-video", help="train a P-frame codec (resumes if OUT/last.pt exists)")
+    t.add_argument("--coding", choices=["residual", "conditional"])
+    t.add_argument("--N", type=int), t.add_argument("--M", type=int)
+    t.add_argument("--C", type=int, help="context / feature channels")
+    t.add_argument("--lmbdas", type=float, nargs="+", help="one Lagrange multiplier per rate")
+    t.add_argument("--intra", nargs="+", help="image checkpoints for frame 0: one, or one per rate")
+    t.add_argument("--steps", type=int), t.add_argument("--batch-size", dest="batch_size", type=int)
+    t.add_argument("--crop", type=int), t.add_argument("--chain", type=int,
+                                                       help="frames per training clip (1 intra + P-frames)")
+    t.add_argument("--lr", type=float), t.add_argument("--lr-drop", dest="lr_drop", type=float)
+    t.add_argument("--warmup", type=int, help="steps with the motion-estimation loss")
+    t.add_argument("--synthetic", type=float, help="fraction of clips synthesised from photos")
+    t.add_argument("--max-shift", dest="max_shift", type=float)
+    t.add_argument("--photos", nargs="+", help="folders of stills (default: BSDS500 or embedded)")
+    t.add_argument("--clips", nargs="+", help="real videos")
+    t.add_argument("--clip-frames", dest="clip_frames", type=int)
+    t.add_argument("--seed", type=int), t.add_argument("--out")
+    t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    t.set_defaults(func=cmd_train_video)
+
+    x = sub.add_parser("export-video", help="turn a video training run into a shippable checkpoint")
+    x.add_argument("run"), x.add_argument("output"), x.add_argument("--name", required=True)
+    x.add_argument("--command", help="the training command to record in the manifest")
+    x.add_argument("--register", action="store_true", help="add it to the folder's manifest.json")
+    x.add_argument("-f", "--force", action="store_true")
+    x.set_defaults(func=cmd_export_video)

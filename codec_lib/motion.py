@@ -6,6 +6,10 @@ interpolation (DVC, Lu et al. 2019; DCVC, Li et al. 2021):
 
     x~_t(p) = x^_{t-1}(p + f(p)),        f: (B, 2, H, W) in pixels, channel 0 = x, 1 = y.
 
+Classic codecs (H.26x) estimate motion by **block matching** instead: each block of the current
+frame takes the integer displacement, within a search window, whose reference block differs least
+(sum of absolute differences): :func:`block_match`, the baseline of chapter 8.
+
 Training such codecs needs many clips with known, varied motion. :func:`synthetic_clip` makes
 them from still photos by a smooth camera path (pan, zoom, small rotation), each frame an affine
 resampling of the photo, and returns the exact flow between consecutive frames too, so that a
@@ -19,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["warp", "synthetic_clip"]
+__all__ = ["warp", "synthetic_clip", "block_match", "flow_to_rgb"]
 
 
 def _base_grid(B: int, H: int, W: int, device, dtype) -> torch.Tensor:
@@ -90,3 +94,38 @@ def synthetic_clip(photo: np.ndarray, frames: int, size: tuple[int, int], seed: 
         prev_xy = inv @ torch.cat([coords[t], ones])
         flows.append((prev_xy - grid).reshape(2, H, W).float())
     return torch.stack(xs), torch.stack(flows)
+
+
+def block_match(cur: np.ndarray, ref: np.ndarray, block: int = 16, radius: int = 7) -> np.ndarray:
+    """Full-search block matching: the backward flow ``(2, H, W)`` (pixels, x then y) that gives
+    each ``block x block`` block of ``cur (H, W)`` the integer displacement within ``radius``
+    whose block of ``ref (H, W)`` has the smallest sum of absolute differences (ties: the first
+    in raster order of ``(dy, dx)``, which starts at ``(-radius, -radius)``). Partial blocks at
+    the right and bottom edges are matched too; the reference's borders replicate."""
+    cur, ref = np.asarray(cur, np.float64), np.asarray(ref, np.float64)
+    H, W = cur.shape
+    nby, nbx = -(-H // block), -(-W // block)
+    pad = np.pad(ref, radius, mode="edge")
+    best = np.full((nby, nbx), np.inf)
+    flow = np.zeros((2, nby, nbx))
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            ad = np.abs(cur - pad[radius + dy: radius + dy + H, radius + dx: radius + dx + W])
+            ad = np.pad(ad, ((0, nby * block - H), (0, nbx * block - W)))
+            sad = ad.reshape(nby, block, nbx, block).sum(axis=(1, 3))            # (nby, nbx)
+            better = sad < best
+            best[better], flow[0][better], flow[1][better] = sad[better], dx, dy
+    return flow.repeat(block, 1).repeat(block, 2)[:, :H, :W]
+
+
+def flow_to_rgb(flow: np.ndarray | torch.Tensor, max_norm: float | None = None) -> np.ndarray:
+    """A flow ``(2, H, W)`` as an ``(H, W, 3)`` uint8 image: hue = direction, saturation =
+    length (relative to ``max_norm``, default the largest), the usual colour wheel of optical flow."""
+    from matplotlib.colors import hsv_to_rgb
+    f = flow.detach().cpu().numpy() if torch.is_tensor(flow) else np.asarray(flow)
+    f = f.reshape(2, *f.shape[-2:])
+    norm = np.hypot(f[0], f[1])
+    top = max_norm or max(float(norm.max()), 1e-6)
+    hsv = np.stack([(np.arctan2(-f[1], -f[0]) / (2 * np.pi)) % 1.0,
+                    np.clip(norm / top, 0, 1), np.ones_like(norm)], -1)
+    return (hsv_to_rgb(hsv) * 255).round().astype(np.uint8)

@@ -2,9 +2,9 @@
 
 The book's video codecs code **low-delay P**: frame 0 on its own with an image model (an ``I``
 chunk of :mod:`codec_lib.video_format`), every later frame predicted from the previous
-*decoded* frame (``P`` chunks). Until the inter-frame models of the video chapters are trained,
-the installed image models code video **all-intra**: every frame an ``I`` chunk, the anchor
-that inter-frame coding has to beat (and what the first frame of every low-delay stream is).
+*decoded* frame (``P`` chunks) by an inter-frame model (:mod:`codec_lib.video_models`,
+:mod:`codec_lib.video_conditional`). An image model codes video **all-intra**: every frame an
+``I`` chunk, the anchor that inter-frame coding has to beat.
 
 The encoder returns the decoder's exact frames, so a caller can measure quality without a
 second decoding pass; :func:`decode_video` reproduces them bit for bit (tested).
@@ -141,5 +141,7 @@ def evaluate_video(frames: np.ndarray, name: str | None = None, qualities: list[
         points.append({"quality": q, "bpp": 8 * len(enc.data) / (T * H * W),
                        "psnr": float(np.mean([psnr(a, b) for a, b in zip(frames, dec)])),
                        "enc_s": (t1 - t0) / T, "dec_s": (t2 - t1) / T})
+    from .zoo import weights_hashes
     coding = getattr(models[qualities[0]], "coding", None) or "intra"
-    return {"model": name, "frames": T, "coding": coding, "points": points}
+    return {"model": name, "frames": T, "coding": coding, "points": points,
+            "weights_hash": weights_hashes(name, qualities)}

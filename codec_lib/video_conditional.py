@@ -1,21 +1,26 @@
-"""Conditional coding of P-frames in the manner of DCVC. Groundwork: untrained.
+"""Conditional coding of P-frames in the manner of DCVC.
 
 Li, Li & Lu ("Deep contextual video compression", NeurIPS 2021) replace the residual
 ``x_t - x_pred`` by a *context*: features of the previous decoded frame, warped by the decoded
 motion and refined, ``ctx (B, C, H, W)``. The context conditions all three parts of the codec:
 
-- the **encoder** ``y = g_a([x_t, ctx])`` sees the frame and the context, so it can spend bits
-  only on what the context does not explain;
+- the **encoder** ``y = g_a([x_t, x_warp, ctx])`` sees the frame and the context (here the warped
+  reference pixels as well as the features), so it can spend bits only on what the context does
+  not explain. Its first layer starts out computing ``x_t - x_warp`` (the residual codec's
+  input), a starting point that trains faster on a CPU budget; training is free to leave it;
 - the **entropy model**: the mean and scale of each latent come from the hyperprior ``h_s(z_hat)``
   *and* a temporal prior computed from the context, fused by 1x1 convolutions;
 - the **decoder** ``x_hat = x_warp + reconstruct([g_s(y_hat), ctx])``: our decoder keeps a
-  skip from the motion-compensated reference ``x_warp``, so that an untrained model starts from
-  a useful prediction (the encoder still sees ``x_t`` itself, never ``x_t - x_warp``).
+  skip from the motion-compensated reference ``x_warp``, so that an untrained model starts near
+  a useful prediction. (Its last layer starts small but not at zero: a zero layer blocks the
+  gradient to the latent, and the rate term then drives the latent to zero before the decoder
+  learns to use it, which we saw in a first CPU run.)
 
 Since ``H(x_t | ctx) <= H(x_t - x_pred)`` for any prediction computed from the context,
 residual coding is the special case where the encoder and decoder are forced to subtract and add
 ``x_pred``. Motion estimation and motion coding are shared with the residual codec
-(:mod:`codec_lib.video_models`). The entropy parameters are computed in float64 at coding time, as
+(:mod:`codec_lib.video_models`), and so are the per-rate gains around the quantizers. The
+entropy parameters are computed in float64 at coding time, as
 in the image models, so encoder and decoder pick the same tables.
 """
 from __future__ import annotations
@@ -27,7 +32,7 @@ from .entropy_models import EntropyBottleneck, GaussianConditional
 from .layers import ResidualBlock, analysis_transform, conv, deconv, synthesis_transform
 from .models import CompressionModel, MeanScaleHyperprior, _channels_last, pad_to
 from .motion import warp
-from .video_models import add_shared_parts
+from .video_models import add_shared_parts, gained, set_rate
 
 __all__ = ["ConditionalVideoCodec"]
 
@@ -38,17 +43,23 @@ class ConditionalVideoCodec(CompressionModel):
     coding = "conditional"
     downsampling = 64
 
-    def __init__(self, N: int = 64, M: int = 96, C: int = 32,
-                 intra: MeanScaleHyperprior | None = None):
+    def __init__(self, N: int = 48, M: int = 64, C: int = 16,
+                 intra: MeanScaleHyperprior | None = None, lmbdas: list[float] = (0.013,)):
         super().__init__()
-        add_shared_parts(self, N, M, C, intra)
+        add_shared_parts(self, N, M, C, intra, lmbdas)
         self.feature = nn.Sequential(nn.Conv2d(3, C, 3, padding=1), ResidualBlock(C))
         self.context_refine = nn.Sequential(nn.Conv2d(C, C, 3, padding=1), ResidualBlock(C))
-        self.g_a = analysis_transform(N, M, "gdn", c_in=3 + C)         # (B, 3+C, H, W) -> (B, M, H/16, W/16)
-        self.g_s = synthesis_transform(N, M, "gdn", c_out=C)           # -> (B, C, H, W) features
+        self.g_a, self.g_s = gained(analysis_transform(N, M, "gdn", c_in=6 + C),  # (B, 6+C, H, W) -> (B, M, H/16, W/16)
+                                    synthesis_transform(N, M, "gdn", c_out=C),    # -> (B, C, H, W) features
+                                    M, lmbdas)
+        with torch.no_grad():        # start as if coding x_t - x_warp (free to learn otherwise)
+            w = self.g_a[0][0].weight                                    # (N, 6+C, 5, 5)
+            w[:, 3:6] = -w[:, :3]
+            w[:, 6:] *= 0.1
         self.reconstruct = nn.Sequential(nn.Conv2d(2 * C, C, 3, padding=1), ResidualBlock(C),
                                          nn.Conv2d(C, 3, 3, padding=1))
-        nn.init.zeros_(self.reconstruct[-1].weight), nn.init.zeros_(self.reconstruct[-1].bias)
+        with torch.no_grad():        # small, not zero: the latent's path must carry gradients
+            self.reconstruct[-1].weight.mul_(0.1), nn.init.zeros_(self.reconstruct[-1].bias)
         self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(inplace=True), conv(N, N),
                                  nn.LeakyReLU(inplace=True), conv(N, N))
         self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(inplace=True), deconv(M, M * 3 // 2),
@@ -60,6 +71,9 @@ class ConditionalVideoCodec(CompressionModel):
                                   nn.Conv2d(2 * M, 2 * M, 1))
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian_conditional = GaussianConditional()
+        self.set_rate(0)
+
+    set_rate = set_rate
 
     # -- shared by encoder and decoder ---------------------------------------------------------
     def context(self, x_ref: torch.Tensor, v_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,6 +81,10 @@ class ConditionalVideoCodec(CompressionModel):
         and the warped reference ``(B, 3, H, W)``."""
         f = warp(torch.cat([x_ref, self.feature(x_ref)], 1), v_hat)
         return self.context_refine(f[:, 3:]), f[:, :3]
+
+    def _encoder_input(self, x, x_warp, ctx_pad):
+        """``(B, 6+C, H', W')``: the frame, the warped reference and the context features."""
+        return torch.cat([pad_to(torch.cat([x, x_warp], 1), self.downsampling), ctx_pad], 1)
 
     def _params(self, z_hat, ctx_pad, double: bool = False):
         """``(scales, means)`` of ``y`` from the hyperprior and the temporal prior."""
@@ -79,8 +97,7 @@ class ConditionalVideoCodec(CompressionModel):
         return out.chunk(2, dim=1)
 
     def _decode(self, y_hat, ctx, x_warp, H, W):
-        """``x_hat``: the warped reference plus what the latent and the context add (the last
-        layer starts at zero, so an untrained decoder begins from motion compensation)."""
+        """``x_hat``: the warped reference plus what the latent and the context add."""
         feat = self.g_s(_channels_last(y_hat))[..., :H, :W]
         return x_warp + self.reconstruct(torch.cat([feat, ctx], 1))
 
@@ -92,7 +109,7 @@ class ConditionalVideoCodec(CompressionModel):
         m = self.motion_coder(v)
         ctx, x_warp = self.context(x_ref, m["x_hat"])
         ctx_pad = pad_to(ctx, self.downsampling)
-        y = self.g_a(torch.cat([pad_to(x, self.downsampling), ctx_pad], 1))
+        y = self.g_a(self._encoder_input(x, x_warp, ctx_pad))
         z = self.h_a(y)
         z_hat, z_lik = self._q(self.entropy_bottleneck, z)
         scales, means = self._params(z_hat, ctx_pad)
@@ -110,7 +127,7 @@ class ConditionalVideoCodec(CompressionModel):
         m = self.motion_coder.compress(v, return_x_hat=True)
         ctx, x_warp = self.context(x_ref, m["x_hat"])
         ctx_pad = pad_to(ctx, self.downsampling)
-        y = self.g_a(torch.cat([pad_to(x, self.downsampling), ctx_pad], 1))
+        y = self.g_a(self._encoder_input(x, x_warp, ctx_pad))
         z = self.h_a(y)
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.round(z)

@@ -25,7 +25,9 @@ import numpy as np
 
 from .errors import CodecError
 
-__all__ = ["VideoError", "read_video", "rgb_to_yuv420", "yuv420_to_rgb", "write_y4m"]
+__all__ = ["VideoError", "read_video", "rgb_to_yuv420", "yuv420_to_rgb", "write_y4m", "eval_clip"]
+
+EVAL_CLIP = "video/BasketballPass_416x240"     # under $CODEC_LIB_DATA
 
 
 class VideoError(CodecError):
@@ -202,3 +204,19 @@ def write_y4m(path: str | os.PathLike, frames: np.ndarray, fps: int = 50) -> Non
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def eval_clip(frames: int = 32) -> tuple[str, np.ndarray]:
+    """``(name, frames (T, H, W, 3) uint8)``: the first ``frames`` of BasketballPass from
+    ``$CODEC_LIB_DATA`` (the video test sequence of the book), else an embedded stand-in: a
+    camera panning and zooming across scikit-image's astronaut photo (:func:`synthetic_clip`)."""
+    from .data import data_root, sample_images
+    root = data_root()
+    if root is not None and (root / EVAL_CLIP).is_dir():
+        return "BasketballPass", read_video(root / EVAL_CLIP, frames)
+    import torch
+    from .motion import synthetic_clip
+    photo = np.asarray(dict(sample_images())["astronaut"])
+    x, _ = synthetic_clip(photo, frames, (240, 320), seed=1, max_shift=min(3.0, 150 / frames))
+    rgb = (x.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    return "astronaut pan (embedded)", rgb

@@ -1,4 +1,4 @@
-"""Learned inter-frame (P-frame) codecs. Groundwork: the residual codec, untrained.
+"""Learned inter-frame (P-frame) codecs: the parts both share, and the residual codec.
 
 Residual coding in the manner of DVC (Lu, Ouyang, Xu, Zhang, Cai & Gao, "DVC: an end-to-end deep
 video compression framework", CVPR 2019) codes frame ``x_t`` given the previous decoded frame
@@ -14,10 +14,19 @@ video compression framework", CVPR 2019) codes frame ``x_t`` given the previous 
 The decoder repeats steps 3 and 4 from the decoded ``v_hat`` and ``r_hat``, so encoder and
 decoder hold the same reference for the next frame. The rate is the bits of both codes.
 
-The conditional codec of DCVC (Li, Li & Lu, NeurIPS 2021) and the video training loop are not
-written yet; neither model has been trained.
+The conditional codec of DCVC (Li, Li & Lu, NeurIPS 2021) is in :mod:`codec_lib.video_conditional`
+and shares motion estimation, motion coding and the rate control below.
+
+**One model, several rates.** Each latent that is entropy coded (motion and frame) passes a
+:class:`Gain`: ``y * g_k`` before quantization and ``y_hat * g'_k`` after, with learned
+per-channel vectors ``g_k, g'_k`` for each rate ``k`` (Cui, Wang, Chen, Wen & Yu, "Asymmetric gained
+deep image compression with continuous rate adaptation", CVPR 2021). A larger gain quantizes more
+finely: more bits, less distortion. Training draws ``k`` with its ``lmbdas[k]``, so one set of
+weights serves every rate; :meth:`set_rate` picks one for coding.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -27,7 +36,37 @@ from .layers import ResidualBlock, analysis_transform, synthesis_transform
 from .models import CompressionModel, MeanScaleHyperprior
 from .motion import warp
 
-__all__ = ["MotionEstimator", "signal_coder", "add_shared_parts", "ResidualVideoCodec"]
+__all__ = ["Gain", "MotionEstimator", "signal_coder", "add_shared_parts", "ResidualVideoCodec",
+           "MOTION_N", "MOTION_M"]
+
+MOTION_N, MOTION_M = 32, 32          # the motion coder's widths: a flow field is smooth
+
+
+class Gain(nn.Module):
+    """``y (B, C, h, w) -> y * g_k``, a learned positive gain per channel for the rate ``k``.
+
+    ``init`` gives each rate's starting gain (the same for all channels); the gains are stored
+    as logarithms so that they stay positive."""
+
+    def __init__(self, channels: int, init: list[float]):
+        super().__init__()
+        self.log_gain = nn.Parameter(torch.tensor(init).log()[:, None].repeat(1, channels))  # (K, C)
+        self.k = 0
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.log_gain[self.k].exp().view(1, -1, 1, 1)
+
+
+def rate_gains(lmbdas: list[float]) -> list[float]:
+    """Starting gains: the quantization step shrinks as ``1 / sqrt(lmbda)`` around their middle."""
+    mid = math.exp(sum(math.log(l) for l in lmbdas) / len(lmbdas))
+    return [math.sqrt(l / mid) for l in lmbdas]
+
+
+def gained(g_a: nn.Module, g_s: nn.Module, M: int, lmbdas: list[float]) -> tuple[nn.Module, nn.Module]:
+    """``g_a`` followed by a :class:`Gain`, and ``g_s`` preceded by its inverse gain."""
+    g = rate_gains(lmbdas)
+    return nn.Sequential(g_a, Gain(M, g)), nn.Sequential(Gain(M, [1 / v for v in g]), g_s)
 
 
 class MotionEstimator(nn.Module):
@@ -50,11 +89,12 @@ class MotionEstimator(nn.Module):
         return 4 * F.interpolate(f, size=(H, W), mode="bilinear", align_corners=False)
 
 
-def signal_coder(channels: int, N: int, M: int) -> MeanScaleHyperprior:
-    """A mean-scale hyperprior for a signed signal of ``channels`` channels (flow, residual)."""
+def signal_coder(channels: int, N: int, M: int, lmbdas: list[float]) -> MeanScaleHyperprior:
+    """A mean-scale hyperprior for a signed signal of ``channels`` channels (flow, residual),
+    with a :class:`Gain` per rate around its quantizer."""
     m = MeanScaleHyperprior(N, M)
-    m.g_a = analysis_transform(N, M, "gdn", c_in=channels)
-    m.g_s = synthesis_transform(N, M, "gdn", c_out=channels)
+    m.g_a, m.g_s = gained(analysis_transform(N, M, "gdn", c_in=channels),
+                          synthesis_transform(N, M, "gdn", c_out=channels), M, lmbdas)
     m.clamp = False
     return m
 
@@ -73,13 +113,23 @@ class Refine(nn.Module):
 
 
 def add_shared_parts(codec: nn.Module, N: int, M: int, C: int,
-                     intra: MeanScaleHyperprior | None) -> None:
-    """The parts both P-frame codecs have: sizes, the intra model that codes the first frame,
-    motion estimation and motion coding."""
-    codec.N, codec.M, codec.C = N, M, C
+                     intra: MeanScaleHyperprior | None, lmbdas: list[float]) -> None:
+    """The parts both P-frame codecs have: sizes, rates, the intra model that codes the first
+    frame, motion estimation and motion coding."""
+    codec.N, codec.M, codec.C, codec.lmbdas = N, M, C, list(lmbdas)
     codec.intra = intra or MeanScaleHyperprior(N, M)
-    codec.motion_estimator = MotionEstimator(C)
-    codec.motion_coder = signal_coder(2, N, M)
+    codec.motion_estimator = MotionEstimator()
+    codec.motion_coder = signal_coder(2, min(N, MOTION_N), min(M, MOTION_M), lmbdas)
+
+
+def set_rate(codec: nn.Module, k: int) -> None:
+    """Code at rate ``k`` (``codec.lmbdas[k]``) from now on."""
+    if not 0 <= k < len(codec.lmbdas):
+        raise ValueError(f"rate {k} out of range: the model has {len(codec.lmbdas)} rates")
+    codec.rate = k
+    for m in codec.modules():
+        if isinstance(m, Gain):
+            m.k = k
 
 
 class ResidualVideoCodec(CompressionModel):
@@ -88,12 +138,15 @@ class ResidualVideoCodec(CompressionModel):
     coding = "residual"
     downsampling = 64
 
-    def __init__(self, N: int = 64, M: int = 96, C: int = 32,
-                 intra: MeanScaleHyperprior | None = None):
+    def __init__(self, N: int = 48, M: int = 64, C: int = 16,
+                 intra: MeanScaleHyperprior | None = None, lmbdas: list[float] = (0.013,)):
         super().__init__()
-        add_shared_parts(self, N, M, C, intra)
+        add_shared_parts(self, N, M, C, intra, lmbdas)
         self.refine = Refine(C)
-        self.residual_coder = signal_coder(3, N, M)
+        self.residual_coder = signal_coder(3, N, M, lmbdas)
+        self.set_rate(0)
+
+    set_rate = set_rate
 
     def predict(self, x_ref: torch.Tensor, v_hat: torch.Tensor) -> torch.Tensor:
         """Motion compensation, shared by encoder and decoder: ``(B, 3, H, W)``."""

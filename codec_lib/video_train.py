@@ -1,21 +1,30 @@
-"""Training the P-frame codecs on pairs of frames: real video and clips synthesised from photos.
+"""Training the P-frame codecs on short clips: real video and clips synthesised from photos.
 
-Each training sample is a pair ``(x_ref, x_t)`` of same-position crops:
+Each training sample is a clip of ``chain`` same-position crops (B clips per batch):
 
-- from **synthetic clips**: a still photo (BSDS500) seen by a camera that pans, zooms and
-  rotates a little between the two frames (:func:`codec_lib.motion.synthetic_clip`);
-- from **real video**: two consecutive frames of a clip (for instance ``bikes.mp4``).
+- from **synthetic clips**: a still photo (BSDS500) seen by a camera that pans (up to
+  ``max_shift`` pixels per frame), zooms and rotates a little (:func:`codec_lib.motion.synthetic_clip`);
+- from **real video**: consecutive frames of a clip (for instance ``bikes.mp4``), flipped at random.
 
-The reference the codec sees is the *decoded* first frame, ``x_ref_hat = intra(x_ref)`` (rounded,
-no gradient), as at coding time. The loss is the video version of the Lagrangian,
-``R_motion + R_frame + lmbda * 255^2 * MSE(x_hat, x_t)``; during the first ``warmup`` steps the
-motion estimator is also pulled towards a good warp, ``+ lmbda * 255^2 * MSE(warp(x_ref_hat, v), x_t)``
-(DVC's first training stage). The intra model is frozen. Batches depend only on ``(seed, step)``.
+Frame 0 is coded by the frozen intra model of the batch's rate (rounded to 8 bits, as at coding
+time). Then each optimizer step codes the next frame of the clips **from the codec's own previous
+output** (detached): after ``chain - 1`` steps a new batch of clips starts. Training on decoded
+P-frames, not only on intra-decoded references, teaches the codec the references it meets in a
+long low-delay stream, where errors build up from frame to frame (the cascaded training of later
+DCVC papers, here without back-propagation through the chain).
+
+Each clip batch draws one rate ``k`` and trains ``R_motion + R_frame + lmbdas[k] * 255^2 * MSE``
+(the gains of :class:`codec_lib.video_models.Gain` give one model all the rates). During the first
+``warmup`` steps the motion estimator is also pulled towards a good warp,
+``+ lmbda * 255^2 * MSE(warp(x_ref_hat, v), x_t)`` (DVC's first training stage). The learning rate
+drops tenfold after ``lr_drop`` of the steps. Batches depend only on ``(seed, step)``, and a run
+resumes exactly from ``out/last.pt`` (which keeps the chain's current reference).
 
 Example::
 
-    cfg = VideoTrainConfig(coding="conditional", steps=2000, intra="data/checkpoints/mean-scale-q4.pt",
-                           clips=["$CODEC_LIB_DATA/video/bikes.mp4"], out="runs/dcvc")
+    cfg = VideoTrainConfig(coding="conditional", steps=2000, clips=["$CODEC_LIB_DATA/video/bikes.mp4"],
+                           intra=[f"data/checkpoints/mean-scale-q{q}.pt" for q in (2, 3, 4, 5)],
+                           out="runs/dcvc")
     model = fit_video(cfg)
 """
 from __future__ import annotations
@@ -34,40 +43,45 @@ from tqdm.auto import tqdm
 from .motion import synthetic_clip, warp
 from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss
 
-__all__ = ["VideoTrainConfig", "build_video_model", "pair_batch", "fit_video", "export_video_run"]
+__all__ = ["VideoTrainConfig", "build_video_model", "clip_batch", "fit_video", "export_video_run"]
+
+LMBDAS = [0.0035, 0.0067, 0.013, 0.025]      # the image models' lmbda for qualities 2..5
 
 
 @dataclass
 class VideoTrainConfig:
     coding: str = "residual"          # residual | conditional
-    N: int = 64
-    M: int = 96
-    C: int = 32
-    lmbda: float = 0.013
+    N: int = 48
+    M: int = 64
+    C: int = 16                       # context / feature channels
+    lmbdas: list[float] = field(default_factory=lambda: list(LMBDAS))   # one per rate
+    intra: list[str] = field(default_factory=list)   # image checkpoints, one per rate (or one)
     steps: int = 10_000
     batch_size: int = 4
     crop: int = 128
+    chain: int = 4                    # frames per clip: one intra, then chain - 1 P-frames
     lr: float = 1e-4
     aux_lr: float = 1e-3
+    lr_drop: float = 0.9              # fraction of the steps after which lr is divided by 10
     warmup: int = 500                 # steps with the motion-estimation loss added
-    synthetic: float = 0.5            # fraction of pairs synthesised from photos
+    synthetic: float = 0.5            # fraction of clips synthesised from photos
+    max_shift: float = 6.0            # synthetic pan, pixels per frame
     photos: list[str] = field(default_factory=list)   # folders of stills (default: BSDS500 / embedded)
     clips: list[str] = field(default_factory=list)    # real videos (read with video_io)
     clip_frames: int = 64             # frames read from each clip
-    intra: str | None = None          # image checkpoint for the first frame (frozen)
     seed: int = 0
     out: str = "runs/video"
     checkpoint_every: int = 500
     threads: int | None = None
 
 
-def build_video_model(coding: str, N: int, M: int, C: int, intra=None):
+def build_video_model(coding: str, N: int, M: int, C: int, intra=None, lmbdas=(0.013,)):
     from .video_conditional import ConditionalVideoCodec
     from .video_models import ResidualVideoCodec
     kinds = {"residual": ResidualVideoCodec, "conditional": ConditionalVideoCodec}
     if coding not in kinds:
         raise ValueError(f"unknown coding {coding!r}; choose one of {sorted(kinds)}")
-    return kinds[coding](N, M, C, intra=intra)
+    return kinds[coding](N, M, C, intra=intra, lmbdas=list(lmbdas))
 
 
 def _sources(cfg: VideoTrainConfig):
@@ -79,25 +93,34 @@ def _sources(cfg: VideoTrainConfig):
     return photos, clips
 
 
-def pair_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, step: int):
-    """``(x_ref, x_t)``, two ``(B, 3, crop, crop)`` tensors in [0, 1], a function of (seed, step)."""
+def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, index: int):
+    """``(x, k)``: clips ``x (B, chain, 3, crop, crop)`` in [0, 1] and a rate index ``k``,
+    a function of ``(cfg.seed, index)``."""
     from PIL import Image
-    rng = np.random.default_rng([cfg.seed, step])
-    refs, cur = [], []
+    rng = np.random.default_rng([cfg.seed, index])
+    T, c = cfg.chain, cfg.crop
+    out = []
     for _ in range(cfg.batch_size):
         if not clips or rng.random() < cfg.synthetic:
             p = photos[rng.integers(len(photos))]
             img = np.asarray((Image.open(p) if isinstance(p, (str, os.PathLike)) else p).convert("RGB"))
-            x, _ = synthetic_clip(img, 2, (cfg.crop, cfg.crop), seed=int(rng.integers(1 << 30)),
-                                  max_shift=min(4.0, (min(img.shape[:2]) - cfg.crop) / 2 - 1))
+            room = (min(img.shape[:2]) - c) / T - 1
+            x, _ = synthetic_clip(img, T, (c, c), seed=int(rng.integers(1 << 30)),
+                                  max_shift=max(0.0, min(cfg.max_shift, room)))
         else:
             clip = clips[rng.integers(len(clips))]
-            T, H, W, _ = clip.shape
-            t, top, left = rng.integers(1, T), rng.integers(H - cfg.crop + 1), rng.integers(W - cfg.crop + 1)
-            pair = clip[t - 1: t + 1, top: top + cfg.crop, left: left + cfg.crop]
-            x = torch.from_numpy(np.ascontiguousarray(pair)).permute(0, 3, 1, 2).float() / 255
-        refs.append(x[0]), cur.append(x[1])
-    return torch.stack(refs), torch.stack(cur)
+            n, H, W, _ = clip.shape
+            t, top, left = rng.integers(n - T + 1), rng.integers(H - c + 1), rng.integers(W - c + 1)
+            x = clip[t: t + T, top: top + c, left: left + c]
+            x = x[::-1] if rng.random() < 0.5 else x                    # play it backwards
+            x = x[:, :, ::-1] if rng.random() < 0.5 else x               # mirror
+            x = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255
+        out.append(x)
+    return torch.stack(out), int(rng.integers(len(cfg.lmbdas)))
+
+
+def _to_8bit(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round() / 255
 
 
 def fit_video(cfg: VideoTrainConfig, progress: bool = True):
@@ -105,34 +128,49 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
     from .zoo import load_checkpoint
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.chain < 2:
+        raise ValueError("chain must be at least 2 (an intra frame and a P-frame)")
     torch.manual_seed(cfg.seed)
-    intra = load_checkpoint(cfg.intra) if cfg.intra else None
-    model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intra)
+    intras = [load_checkpoint(p).requires_grad_(False) for p in cfg.intra] or [None]
+    if len(intras) not in (1, len(cfg.lmbdas)):
+        raise ValueError(f"give one intra checkpoint or one per rate ({len(cfg.lmbdas)}), not {len(intras)}")
+    model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intras[-1], cfg.lmbdas)
+    intras = [m or model.intra for m in intras]
     trainable = [n for n, _ in model.named_children() if n != "intra"]   # the intra model is frozen
     opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr, trainable)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    step, history = 0, []
+    step, history, ref = 0, [], None
     if (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"]), aux_opt.load_state_dict(ck["aux_optimizer"])
-        step, history = ck["step"], ck["history"]
+        step, history, ref = ck["step"], ck["history"], ck.get("ref")
         _set_rng_state(ck["rng"])
     photos, clips = _sources(cfg)
     model.train()
-    model.intra.eval()
+    for m in intras:
+        m.eval()
+    P, batch = cfg.chain - 1, (None, None)
     run, t0 = {}, time.time() - (history[-1]["wall_s"] if history else 0.0)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"fit {cfg.coding}")
     while step < cfg.steps:
-        x_ref, x = pair_batch(photos, clips, cfg, step)
-        with torch.no_grad():
-            x_ref_hat = model.intra(x_ref)["x_hat"].clamp(0, 1)          # the decoded reference
-        o = model(x, x_ref_hat)
-        res = rd_loss(o, x, cfg.lmbda)                  # R_motion + R_frame + lmbda 255^2 MSE
+        i, t = divmod(step, P)                          # clip batch i, its P-frame t + 1
+        if batch[0] != i:
+            batch = (i, clip_batch(photos, clips, cfg, i))
+        x, k = batch[1]
+        if t == 0 or ref is None:
+            with torch.no_grad():
+                ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])       # decoded frame 0
+        model.set_rate(k)
+        lmbda = cfg.lmbdas[k]
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
+        o = model(x[:, t + 1], ref)
+        res = rd_loss(o, x[:, t + 1], lmbda)            # R_motion + R_frame + lmbda 255^2 MSE
         loss = res["loss"]
         if step < cfg.warmup:
-            loss = loss + cfg.lmbda * 255**2 * F.mse_loss(warp(x_ref_hat, o["flow"]), x)
+            loss = loss + lmbda * 255**2 * F.mse_loss(warp(ref, o["flow"]), x[:, t + 1])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
@@ -141,41 +179,52 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
         aux_opt.zero_grad(set_to_none=True)
         aux_loss.backward()
         aux_opt.step()
+        ref = _to_8bit(o["x_hat"].detach())             # the next frame's reference
         step += 1
-        for k, v in (("loss", loss), ("bpp", res["bpp"]), ("mse", res["mse"])):
+        for key, v in (("loss", loss), ("bpp", res["bpp"]), ("mse", res["mse"])):
             v = float(v.detach())
-            run[k] = 0.98 * run.get(k, v) + 0.02 * v
+            run[key] = 0.98 * run.get(key, v) + 0.02 * v
         bar.update(1)
         bar.set_postfix(bpp=f"{run['bpp']:.3f}", psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             history.append({"step": step, "wall_s": time.time() - t0, **run})
             _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "aux_optimizer": aux_opt.state_dict(), "step": step, "history": history,
-                          "rng": _rng_state(), "config": asdict(cfg)}, out / "last.pt")
+                          "rng": _rng_state(), "ref": ref, "config": asdict(cfg)}, out / "last.pt")
     bar.close()
     return model.eval()
 
 
-def export_video_run(run: str, out: str, name: str, quality: int, command: str,
-                     register: bool = True) -> str:
-    """Turn ``run/last.pt`` into a shippable video checkpoint (its own coders' quantiles settled,
-    the intra model's left as they are); with ``register`` add it to the manifest of ``out``'s
-    folder with ``"kind": "video"``. Returns the file's sha256."""
+def export_video_run(run: str, out: str, name: str, command: str, register: bool = True) -> str:
+    """Turn ``run/last.pt`` into a shippable video checkpoint: the P-frame parts, with their
+    quantiles settled, and a reference to the installed intra model of each rate
+    (:mod:`codec_lib.video_zoo`). The qualities are the intra models' when there is one per rate
+    (``mean-scale`` q2..q5 give qualities 2..5), else 1..K. With ``register``, add the file to
+    the manifest of ``out``'s folder (``"kind": "video"``, one entry per quality). Returns the
+    file's sha256."""
     from . import zoo
     from .train import settle_quantiles
+    from .video_zoo import intra_ref, save_video_checkpoint
     ck = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=False)
     cfg = VideoTrainConfig(**ck["config"])
-    intra = zoo.load_checkpoint(cfg.intra) if cfg.intra else None
-    model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intra)
+    intras = [zoo.load_checkpoint(p) for p in cfg.intra]
+    if not intras:
+        raise ValueError("the run has no intra checkpoint to refer to")
+    refs = [intra_ref(m) for m in intras] * (len(cfg.lmbdas) if len(intras) == 1 else 1)
+    for r in refs:           # the zoo must hold these very intra models
+        if zoo.resolve(r["name"], r["quality"]).get("weights_hash") != r["weights_hash"]:
+            raise zoo.ModelError(f"install {r['name']!r} q{r['quality']} (these weights) first")
+    qualities = [r["quality"] for r in refs]
+    if len(set(qualities)) != len(qualities):
+        qualities = list(range(1, len(refs) + 1))
+    model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intras[-1], cfg.lmbdas)
     model.load_state_dict(ck["model"])
     aux = settle_quantiles(model, skip=("intra.",))
     training = {"command": command, "config": asdict(cfg), "steps": ck["step"], "device": "cpu",
                 "wall_s": round(ck["history"][-1]["wall_s"], 1) if ck["history"] else None,
                 "data": ", ".join(cfg.clips + cfg.photos) or "embedded sample photos",
                 "aux_loss_settled": round(aux, 2)}
-    if cfg.intra:
-        training["intra"] = {"file": Path(cfg.intra).name, "sha256": zoo.sha256_file(cfg.intra)}
-    sha = zoo.save_checkpoint(model.eval(), out, name, quality, cfg.lmbda, meta={"training": training})
+    sha = save_video_checkpoint(model.eval(), out, name, qualities, refs, meta={"training": training})
     if register:
         zoo.register(out, training)
     return sha

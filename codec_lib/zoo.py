@@ -116,22 +116,25 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def weights_hash(model: CompressionModel) -> bytes:
-    """First 8 bytes of the sha256 of all weights and tables (written into every bitstream)."""
+    """First 8 bytes of the sha256 of all weights and tables, and of the rate a multi-rate
+    video model codes at (written into every bitstream)."""
     model.update_tables()
     h = hashlib.sha256()
     for k, v in sorted(model.state_dict().items()):
         t = v.detach().cpu().contiguous()
         h.update(k.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
         h.update(t.numpy().tobytes())
+    if getattr(model, "rate", None) is not None:          # a multi-rate video model: which rate
+        h.update(f"rate {model.rate}".encode())
     return h.digest()[:8]
 
 
-def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str, quality: int,
-                    lmbda: float, objective: str = "mse", meta: dict | None = None) -> str:
-    """Write a half-precision checkpoint (tables included); returns its sha256."""
+def _pack_state(model: CompressionModel, drop: tuple[str, ...] = ()) -> dict:
+    """The state dict as stored: floats in half precision, each CDF row as 16-bit frequencies;
+    keys starting with ``drop`` left out."""
     model.update_tables()
     sd = {k: (v.half() if v.is_floating_point() and "scale_table" not in k else v).cpu()
-          for k, v in model.state_dict().items()}
+          for k, v in model.state_dict().items() if not k.startswith(drop or ("\0",))}
     for k in [k for k in sd if k.endswith("_quantized_cdf")]:   # store the rows unpadded, as
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"]   # frequencies in 16 bits
         rows = [row[:n] for row, n in zip(sd[k], lengths.tolist())]
@@ -140,15 +143,11 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
             sd[k] = (freqs - 32768).to(torch.int16)             # CDFs start at 0 and rise
         else:
             sd[k] = torch.cat(rows)
-    if getattr(model, "coding", None):           # a P-frame codec with its intra model
-        fields = {"arch": f"video-{model.coding}", "kind": "video", "coding": model.coding,
-                  "N": model.N, "M": model.M, "C": model.C, "act": "gdn", "synthesis": "deep",
-                  "intra": {"N": model.intra.N, "M": model.intra.M}}
-    else:
-        fields = {"arch": {v: k for k, v in _arch_names().items()}[type(model)], "N": model.N,
-                  "M": model.M, "act": model.act, "synthesis": model.synthesis}
-    obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality), **fields,
-           "lmbda": float(lmbda), "objective": objective, "state_dict": sd, "meta": meta or {}}
+    return sd
+
+
+def _write(obj: dict, path: str | os.PathLike) -> str:
+    """Save ``obj`` atomically; returns the file's sha256."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -156,38 +155,25 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
     return sha256_file(path)
 
 
+def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str, quality: int,
+                    lmbda: float, objective: str = "mse", meta: dict | None = None) -> str:
+    """Write a half-precision image-model checkpoint (tables included); returns its sha256.
+    (Video models: :func:`codec_lib.video_zoo.save_video_checkpoint`.)"""
+    obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality),
+           "arch": {v: k for k, v in _arch_names().items()}[type(model)], "N": model.N,
+           "M": model.M, "act": model.act, "synthesis": model.synthesis, "lmbda": float(lmbda),
+           "objective": objective, "state_dict": _pack_state(model), "meta": meta or {}}
+    return _write(obj, path)
+
+
 def _arch_names():
     from .models import ARCHITECTURES
     return ARCHITECTURES
 
 
-def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> CompressionModel:
-    """Load a checkpoint file (verifying ``sha256`` if given) into a model in eval mode.
-
-    The model gets ``codec_name`` and ``codec_quality`` attributes for the bitstream header.
-    The tables are rebuilt if the file (an older format) has none.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"checkpoint {path} is missing")
-    if sha256 is not None and sha256_file(path) != sha256:
-        raise ModelError(f"checkpoint {path.name} does not match its manifest sha256 (altered or "
-                         "corrupted file)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:   # pickle, zip or torch errors all mean the same to the user
-        raise ModelError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise ModelError(f"{path} is not a codec_lib checkpoint")
-    if obj.get("kind") == "video":
-        from .models import MeanScaleHyperprior
-        from .video_train import build_video_model
-        intra = MeanScaleHyperprior(obj["intra"]["N"], obj["intra"]["M"])
-        model = build_video_model(obj["coding"], obj["N"], obj["M"], obj["C"], intra)
-    else:
-        model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"),
-                            obj.get("synthesis", "deep"))
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+def _unpack_state(packed: dict) -> dict:
+    """Inverse of :func:`_pack_state` (floats back to float32, CDF rows re-padded)."""
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in packed.items()}
     for k in [k for k in sd if k.endswith("_quantized_cdf") and sd[k].dim() == 1]:
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"].tolist()   # re-pad the rows
         if sd[k].dtype == torch.int16:                          # frequencies -> cumulative
@@ -200,9 +186,44 @@ def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> Compr
         for i, row in enumerate(rows):
             padded[i, : len(row)] = row
         sd[k] = padded
-    model.load_state_dict(sd)
-    model.codec_name, model.codec_quality = obj["name"], obj["quality"]
-    model.lmbda = obj.get("lmbda")
+    return sd
+
+
+def _read(path: Path, sha256: str | None) -> dict:
+    if not path.is_file():
+        raise ModelError(f"checkpoint {path} is missing")
+    if sha256 is not None and sha256_file(path) != sha256:
+        raise ModelError(f"checkpoint {path.name} does not match its manifest sha256 (altered or "
+                         "corrupted file)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:   # pickle, zip or torch errors all mean the same to the user
+        raise ModelError(f"{path} is not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a codec_lib checkpoint")
+    return obj
+
+
+def load_checkpoint(path: str | os.PathLike, sha256: str | None = None,
+                    quality: int | None = None) -> CompressionModel:
+    """Load a checkpoint file (verifying ``sha256`` if given) into a model in eval mode.
+
+    The model gets ``codec_name`` and ``codec_quality`` attributes for the bitstream header.
+    A video checkpoint holds several rates: ``quality`` picks one (default: its middle one), and
+    its intra model is loaded from the installed zoo (:mod:`codec_lib.video_zoo`).
+    """
+    obj = _read(Path(path), sha256)
+    sd = _unpack_state(obj["state_dict"])
+    if obj.get("kind") == "video":
+        from .video_zoo import video_model_from
+        model, quality = video_model_from(obj, sd, quality)
+        lmbda = model.lmbdas[model.rate]
+    else:
+        model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"),
+                            obj.get("synthesis", "deep"))
+        model.load_state_dict(sd)
+        quality, lmbda = obj["quality"], obj.get("lmbda")
+    model.codec_name, model.codec_quality, model.lmbda = obj["name"], quality, lmbda
     return model.eval()
 
 
@@ -214,7 +235,7 @@ def load_model(name: str | None = None, quality: int | None = None) -> Compressi
     e = resolve(name, quality)
     key = (e["name"], e["quality"], e["sha256"])
     if key not in _CACHE:
-        _CACHE[key] = load_checkpoint(checkpoint_dir() / e["file"], e["sha256"])
+        _CACHE[key] = load_checkpoint(checkpoint_dir() / e["file"], e["sha256"], e["quality"])
     return _CACHE[key]
 
 
@@ -233,23 +254,28 @@ def find_model(name: str, quality: int, whash: bytes) -> CompressionModel:
 
 def register(path: str | os.PathLike, training: dict | None = None, default: bool = False,
              extra: dict | None = None) -> dict:
-    """Add (or replace) the manifest entry of a checkpoint that lies in the checkpoint folder."""
+    """Add (or replace) the manifest entries of a checkpoint that lies in the checkpoint folder
+    (one per quality: a video file holds several); returns the middle one."""
     path = Path(path).resolve()
     folder = path.parent
-    model = load_checkpoint(path)
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    entry = {"name": obj["name"], "kind": obj.get("kind", "image"), **(
-             {"coding": obj["coding"]} if obj.get("coding") else {}), "objective": obj.get("objective", "mse"),
-             "arch": obj["arch"], "N": obj["N"], "M": obj["M"],
-             "synthesis": obj.get("synthesis", "deep"), "quality": obj["quality"],
-             "lmbda": obj["lmbda"], "file": path.name, "sha256": sha256_file(path),
-             "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size,
-             "training": training or obj.get("meta", {}).get("training", {}), **(extra or {})}
+    entries = []
+    for quality in obj.get("qualities", [obj.get("quality")]):    # a video file holds several
+        model = load_checkpoint(path, quality=quality)
+        entries.append({
+            "name": obj["name"], "kind": obj.get("kind", "image"), **(
+                {"coding": obj["coding"]} if obj.get("coding") else {}),
+            "objective": obj.get("objective", "mse"), "arch": obj["arch"], "N": obj["N"],
+            "M": obj["M"], "synthesis": obj.get("synthesis", "deep"), "quality": quality,
+            "lmbda": model.lmbda, "file": path.name, "sha256": sha256_file(path),
+            "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size,
+            "training": training or obj.get("meta", {}).get("training", {}), **(extra or {})})
     man = read_manifest(folder)
-    man["models"] = [e for e in man["models"]
-                     if not (e["name"] == entry["name"] and e["quality"] == entry["quality"])]
-    man["models"].append(entry)
+    man["models"] = [e for e in man["models"] if not (e["name"] == obj["name"] and e["quality"]
+                                                      in {n["quality"] for n in entries})]
+    man["models"] += entries
     man["models"].sort(key=lambda e: (e["name"], e["quality"]))
+    entry = entries[(len(entries) - 1) // 2]
     if default or not man.get("default"):
         man["default"] = {"model": entry["name"], "quality": entry["quality"]}
     man["format"] = 1

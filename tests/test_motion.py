@@ -31,3 +31,27 @@ def test_synthetic_clip_flow_predicts_the_next_frame(photos):
     assert torch.equal(x, again)                    # seeded
     with pytest.raises(ValueError, match="too small"):
         synthetic_clip(photo[:100, :100], 4, (96, 128))
+
+
+def test_block_match_finds_a_known_shift_and_flow_colours(photos):
+    from codec_lib.motion import block_match, flow_to_rgb
+    luma = np.asarray(photos[0][1].convert("L"), np.float64)[:100, :150]
+    cur = luma[10:74, 20:120]                       # (64, 100): shifted 3 down, 2 right of ref
+    ref = luma[7:71, 18:118]
+    flow = block_match(cur, ref, block=16, radius=4)
+    assert flow.shape == (2, 64, 100)
+    inner = flow[:, 16:48, 16:80]                   # away from the replicated borders
+    assert (inner[0] == 2).all() and (inner[1] == 3).all()
+    pred = warp(torch.from_numpy(ref)[None, None], torch.from_numpy(flow)[None])[0, 0].numpy()
+    assert np.allclose(pred[16:48, 16:80], cur[16:48, 16:80])
+    rgb = flow_to_rgb(flow)
+    assert rgb.shape == (64, 100, 3) and rgb.dtype == np.uint8
+    assert (flow_to_rgb(np.zeros((2, 4, 4))) == 255).all()          # no motion: white
+
+
+def test_eval_clip_falls_back_to_the_embedded_photo(monkeypatch):
+    from codec_lib.video_io import eval_clip
+    monkeypatch.delenv("CODEC_LIB_DATA", raising=False)
+    name, frames = eval_clip(4)
+    assert "embedded" in name and frames.shape == (4, 240, 320, 3) and frames.dtype == np.uint8
+    assert np.abs(frames[1].astype(int) - frames[0]).mean() > 1      # the camera moves

@@ -35,9 +35,13 @@ def _ratio_checks(name: str, ratios: list[float], where: str) -> None:
     assert max(ratios) < 1.015, f"{where}: {[round(r, 4) for r in ratios]}"
 
 
+def _image_entries():
+    return [e for e in zoo.read_manifest()["models"] if e.get("kind", "image") == "image"]
+
+
 def test_real_bytes_match_the_estimate(shipped_model, large_photos):
-    """Every installed model at every quality, on real photos of at least 512x512."""
-    for e in zoo.read_manifest()["models"]:
+    """Every installed image model at every quality, on real photos of at least 512x512."""
+    for e in _image_entries():
         model = zoo.load_model(e["name"], e["quality"])
         ratios = [len(encode_image(img, model).data) * 8 / estimate_bits(model, img)
                   for _, img in large_photos]
@@ -51,7 +55,7 @@ def test_recorded_kodak_results_match_the_manifest(shipped_model):
     from codec_lib.data import results_dir
     doc = json.loads((results_dir() / "kodak-rd.json").read_text())
     by_name = {r["model"]: r for r in doc["results"]}
-    for e in zoo.read_manifest()["models"]:
+    for e in _image_entries():
         point = next(p for p in by_name[e["name"]]["points"] if p["quality"] == e["quality"])
         assert e["kodak"]["bpp"] == pytest.approx(point["bpp"], abs=1e-5)
         assert len(point["per_image"]) == doc["images"] == 24
@@ -122,3 +126,48 @@ def test_shipped_perceptual_models_share_their_parents_bitstreams(shipped_model,
         assert unpack(clb.read_bytes())[1] == unpack(a)[1]
         assert main(["decompress", str(clb), str(out)]) == 0
         assert Image.open(out).size == img.size
+
+
+def _video_models():
+    return [m for m in zoo.list_models() if m["kind"] == "video"]
+
+
+def test_shipped_video_models_code_every_rate_bit_exactly(shipped_model):
+    """Each shipped P-frame codec, at each quality, on real frames (BasketballPass with
+    CODEC_LIB_DATA, else the embedded pan): bit-exact decoding, and rate and PSNR rising with
+    the quality; the intra model is the installed one the manifest names."""
+    import numpy as np
+    from codec_lib.metrics import psnr
+    from codec_lib.video_codec import decode_video, encode_video
+    from codec_lib.video_io import eval_clip
+    videos = _video_models()
+    if not videos:
+        pytest.skip("no video model installed")
+    assert {m["coding"] for m in videos} == {"residual", "conditional"}
+    _, frames = eval_clip(3)
+    for m in videos:
+        rates, quality = [], []
+        for q in m["qualities"]:
+            model = zoo.load_model(m["name"], q)
+            enc = encode_video(frames, model)
+            assert np.array_equal(decode_video(enc.data), enc.frames)
+            rates.append(len(enc.data))
+            quality.append(np.mean([psnr(a, b) for a, b in zip(frames, enc.frames)]))
+        assert rates == sorted(rates) and quality == sorted(quality), (m["name"], rates, quality)
+
+
+def test_recorded_video_results_are_of_the_shipped_weights(shipped_model):
+    """The committed BasketballPass comparison holds every shipped video model with its current
+    weights, x264 and x265, on 32 frames; conditional coding beats residual coding by 10 %."""
+    import json
+    from codec_lib.bdrate import bd_rate
+    from codec_lib.data import results_dir
+    videos = _video_models()
+    if not videos:
+        pytest.skip("no video model installed")
+    doc = json.loads((results_dir() / "basketballpass32-video.json").read_text())
+    by_name = {r["model"]: r for r in doc["results"]}
+    assert doc["frames"] == 32 and {"x264", "x265", "mean-scale"} <= set(by_name)
+    for m in videos:
+        assert by_name[m["name"]]["weights_hash"] == zoo.weights_hashes(m["name"], m["qualities"])
+    assert bd_rate(by_name["video-residual"], by_name["video-conditional"]) <= -10

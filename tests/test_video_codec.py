@@ -1,4 +1,6 @@
-"""Video files: all-intra coding with an image model, bit-exact decoding, the CLI contract."""
+"""Video files: all-intra coding with an image model, bit-exact decoding, the CLI contract.
+
+The P-frame codecs, their training and their checkpoints: tests/test_video_models.py."""
 import json
 
 import numpy as np
@@ -89,95 +91,19 @@ def test_corrupted_frame_is_named(tiny_zoo, clip):
         decode_video(bytes(data))
 
 
-def test_residual_codec_streams_decode_bit_exactly(clip):
-    """An (untrained) DVC-style codec: frame 0 intra, the rest P frames predicted from the
-    previous decoded frame; the decoder reproduces the encoder's frames exactly."""
-    import torch
-    from codec_lib.video_models import ResidualVideoCodec
-    torch.manual_seed(0)
-    model = ResidualVideoCodec(N=16, M=24, C=8).eval()
-    out = model(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64))
-    assert set(out["likelihoods"]) == {"motion_y", "motion_z", "residual_y", "residual_z"}
-    assert out["flow"].abs().max() == 0                     # untrained: no motion, copy the reference
-    enc = encode_video(clip, model)
-    assert [c.kind for c in unpack_video(enc.data)[1]] == ["I", "P", "P"]
-    assert np.array_equal(decode_video(enc.data, model), enc.frames)
-    intra_only = encode_video(clip[:1], model.intra)
-    assert np.array_equal(intra_only.frames[0], enc.frames[0])   # frame 0 is the intra model's
 
 
-def test_conditional_codec_streams_decode_bit_exactly(clip):
-    """An (untrained) DCVC-style codec through the same pipeline: I, P, P, bit-exact."""
-    import torch
-    from codec_lib.video_conditional import ConditionalVideoCodec
-    torch.manual_seed(0)
-    model = ConditionalVideoCodec(N=16, M=24, C=8).eval()
-    out = model(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64))
-    assert out["x_hat"].shape == (1, 3, 48, 64)
-    assert set(out["likelihoods"]) == {"motion_y", "motion_z", "y", "z"}
-    model.train()
-    loss = sum(-torch.log2(l).sum() for l in model(torch.rand(2, 3, 48, 64),
-                                                    torch.rand(2, 3, 48, 64))["likelihoods"].values())
-    loss.backward()                                        # every part gets a gradient
-    assert model.g_a[0].weight.grad is not None and model.temporal_prior[0].weight.grad is not None
-    model.eval()
-    enc = encode_video(clip, model)
-    assert [c.kind for c in unpack_video(enc.data)[1]] == ["I", "P", "P"]
-    assert np.array_equal(decode_video(enc.data, model), enc.frames)
-
-
-@pytest.mark.parametrize("coding", ["residual", "conditional"])
-def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, tmp_path, coding):
-    import torch
-    from codec_lib.video_train import VideoTrainConfig, fit_video, pair_batch
-    src = tmp_path / "clip.y4m"
-    write_y4m(src, np.concatenate([clip, clip[::-1]]))
-    kw = dict(coding=coding, N=16, M=24, C=8, steps=2, batch_size=2, crop=48, warmup=1,
-              clips=[str(src)], intra=str(tiny_zoo / "tiny-ms.pt"), checkpoint_every=1, threads=1)
-    a = fit_video(VideoTrainConfig(out=str(tmp_path / "a"), **kw), progress=False)
-    fit_video(VideoTrainConfig(out=str(tmp_path / "b"), **{**kw, "steps": 1}), progress=False)
-    b = fit_video(VideoTrainConfig(out=str(tmp_path / "b"), **kw), progress=False)
-    sa, sb = a.state_dict(), b.state_dict()
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)                 # resumed exactly
-    intra = zoo.load_checkpoint(tiny_zoo / "tiny-ms.pt").state_dict()
-    assert all(torch.equal(sa[f"intra.{k}"], v) for k, v in intra.items())   # intra frozen
-    h = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["history"]
-    assert [r["step"] for r in h] == [1, 2] and all(np.isfinite(r["loss"]) for r in h)
-    cfg = VideoTrainConfig(**{**kw, "synthetic": 1.0, "photos": []})
-    x_ref, x = pair_batch([im for _, im in [("a", clip_photo(clip))]], [], cfg, 0)
-    assert x_ref.shape == x.shape == (2, 3, 48, 48)
-    enc = encode_video(clip, a)
-    assert np.array_equal(decode_video(enc.data, a), enc.frames)
-
-
-def clip_photo(clip):
-    """A still big enough for synthetic pairs of 48x48 crops."""
-    return Image.fromarray(np.tile(clip[0], (3, 3, 1)))
-
-
-def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_path, capsys, monkeypatch):
-    """A trained run exported into a zoo: `models --json` says kind video and its coding, and
-    compress-video / decompress-video code I and P frames with it."""
-    from codec_lib.video_train import VideoTrainConfig, export_video_run, fit_video
-    folder = tmp_path / "zoo"
-    folder.mkdir()
-    for f in ("tiny-ms.pt", "manifest.json"):
-        (folder / f).write_bytes((tiny_zoo / f).read_bytes())
-    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(folder))
-    zoo._CACHE.clear()
-    cfg = VideoTrainConfig(coding="conditional", N=16, M=24, C=8, steps=1, batch_size=1, crop=48,
-                           intra=str(folder / "tiny-ms.pt"), out=str(tmp_path / "run"), threads=1)
-    fit_video(cfg, progress=False)
-    export_video_run(cfg.out, str(folder / "tiny-dcvc.pt"), "tiny-dcvc", 1, "tests")
-    assert main(["models", "--json"]) == 0
-    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
-    assert listed["tiny-dcvc"]["kind"] == "video" and listed["tiny-dcvc"]["coding"] == "conditional"
-    src, clv, out = tmp_path / "c.y4m", tmp_path / "c.clv", tmp_path / "frames"
+def test_video_report_runs_every_codec_on_one_clip(tiny_zoo, clip, tmp_path, capsys):
+    from codec_lib.video_report import main as report
+    src, out, md = tmp_path / "clip.y4m", tmp_path / "r.json", tmp_path / "r.md"
     write_y4m(src, clip)
-    assert main(["compress-video", str(src), str(clv), "--model", "tiny-dcvc"]) == 0
-    assert [c.kind for c in unpack_video(clv.read_bytes())[1]] == ["I", "P", "P"]
-    assert main(["decompress-video", str(clv), str(out)]) == 0
-    model = zoo.load_model("tiny-dcvc", 1)
-    assert np.array_equal(np.asarray(Image.open(out / "frame_00002.png")),
-                          decode_video(clv.read_bytes(), model)[2])
-    zoo._CACHE.clear()
+    assert report(["--input", str(src), "--models", "--intra", "tiny-ms", "--json", str(out),
+                   "--md", str(md)]) == 0
+    doc = json.loads(out.read_text())
+    assert [r["model"] for r in doc["results"]] == ["tiny-ms", "x264", "x265"]
+    assert doc["frames"] == 3 and doc["size"] == [64, 48] and "video_report" in doc["command"]
+    assert doc["bd_rate"]["x264"]["x265"] is None or isinstance(doc["bd_rate"]["x264"]["x265"], float)
+    assert "| tiny-ms | intra |" in md.read_text()
+    capsys.readouterr()
+    assert report(["--input", str(tmp_path / "none.y4m"), "--json", str(tmp_path / "n.json")]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1 and not (tmp_path / "n.json").exists()

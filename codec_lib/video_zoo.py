@@ -1,0 +1,76 @@
+"""Video checkpoints: one file for all the rates of a P-frame codec, its intra model by reference.
+
+A video checkpoint is a :mod:`codec_lib.zoo` checkpoint with ``"kind": "video"``::
+
+    {"format": "codec_lib.checkpoint", "version": 1, "kind": "video", "name": "dvc",
+     "coding": "residual", "arch": "video-residual", "N": 48, "M": 64, "C": 16,
+     "qualities": [2, 3, 4, 5], "lmbdas": [0.0035, 0.0067, 0.013, 0.025],
+     "intra": [{"name": "mean-scale", "quality": 2, "weights_hash": "..."}, ...],
+     "state_dict": {...the P-frame parts only...}, "meta": {...}}
+
+Quality ``qualities[k]`` codes P-frames at rate ``k`` (:class:`codec_lib.video_models.Gain`) and
+frame 0 with the image model ``intra[k]``, which is **not** copied into the file: it is loaded
+from the installed zoo and must have the weights the video model was trained with (its weights
+hash is checked). This keeps video checkpoints small: the P-frame parts only.
+"""
+from __future__ import annotations
+
+import os
+
+from .errors import ModelError
+from .models import CompressionModel
+
+__all__ = ["intra_ref", "save_video_checkpoint", "video_model_from"]
+
+
+def intra_ref(intra: CompressionModel) -> dict:
+    """How a video checkpoint names its intra model: installed name, quality and weights hash."""
+    from .zoo import weights_hash
+    name, quality = getattr(intra, "codec_name", None), getattr(intra, "codec_quality", None)
+    if name is None:
+        raise ModelError("the intra model must be an installed (named) model")
+    return {"name": name, "quality": int(quality), "weights_hash": weights_hash(intra).hex()}
+
+
+def save_video_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
+                          qualities: list[int], intra: list[dict], meta: dict | None = None) -> str:
+    """Write the P-frame parts of ``model`` (half precision, tables included) with one quality
+    and one intra reference (:func:`intra_ref`) per rate; returns the file's sha256."""
+    from .zoo import FORMAT, _pack_state, _write
+    if not len(qualities) == len(intra) == len(model.lmbdas):
+        raise ValueError(f"need one quality and one intra model per rate ({len(model.lmbdas)})")
+    obj = {"format": FORMAT, "version": 1, "kind": "video", "name": name, "coding": model.coding,
+           "arch": f"video-{model.coding}", "N": model.N, "M": model.M, "C": model.C,
+           "act": "gdn", "synthesis": "deep", "qualities": [int(q) for q in qualities],
+           "lmbdas": [float(v) for v in model.lmbdas], "intra": intra, "objective": "mse",
+           "state_dict": _pack_state(model, drop=("intra.",)), "meta": meta or {}}
+    return _write(obj, path)
+
+
+def video_model_from(obj: dict, sd: dict, quality: int | None) -> tuple[CompressionModel, int]:
+    """Build the codec of a loaded video checkpoint at ``quality`` (default: the middle one)
+    with its installed intra model; returns ``(model, quality)``."""
+    from .video_train import build_video_model
+    from .zoo import load_model, weights_hash
+    qualities = obj["qualities"]
+    quality = qualities[(len(qualities) - 1) // 2] if quality is None else quality
+    if quality not in qualities:
+        raise ModelError(f"model {obj['name']!r} has no quality {quality}; available: {qualities}")
+    k = qualities.index(quality)
+    ref = obj["intra"][k]
+    try:
+        intra = load_model(ref["name"], ref["quality"])
+    except ModelError:
+        raise ModelError(f"video model {obj['name']!r} q{quality} codes its first frame with "
+                         f"{ref['name']!r} q{ref['quality']}, which is not installed") from None
+    if weights_hash(intra).hex() != ref["weights_hash"]:
+        raise ModelError(f"video model {obj['name']!r} was trained with other weights of its intra "
+                         f"model {ref['name']!r} q{ref['quality']}")
+    model = build_video_model(obj["coding"], obj["N"], obj["M"], obj["C"], intra, obj["lmbdas"])
+    parts = {n: c for n, c in model.named_children() if n != "intra"}   # (a load into the
+    if {k.split(".")[0] for k in sd} != set(parts):                     # whole model would mark
+        raise ModelError(f"checkpoint of {obj['name']!r} does not fit its architecture")  # the
+    for n, child in parts.items():                                      # intra tables stale)
+        child.load_state_dict({k[len(n) + 1:]: v for k, v in sd.items() if k.startswith(n + ".")})
+    model.set_rate(k)
+    return model, quality

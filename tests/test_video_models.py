@@ -1,0 +1,157 @@
+"""The P-frame codecs (residual and conditional), their rates, training and checkpoints."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from codec_lib import zoo
+from codec_lib.cli import main
+from codec_lib.errors import ModelError
+from codec_lib.video_codec import decode_video, encode_video
+from codec_lib.video_format import unpack_video
+from codec_lib.video_io import write_y4m
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture
+def clip(photos):
+    """Three 64x48 frames of a camera panning over a real photo."""
+    a = np.asarray(photos[0][1].convert("RGB"))
+    return np.stack([a[100:148, 100 + 4 * t: 164 + 4 * t] for t in range(3)])
+
+
+def test_residual_codec_streams_decode_bit_exactly(clip):
+    """An (untrained) DVC-style codec: frame 0 intra, the rest P frames predicted from the
+    previous decoded frame; the decoder reproduces the encoder's frames exactly."""
+    from codec_lib.video_models import ResidualVideoCodec
+    torch.manual_seed(0)
+    model = ResidualVideoCodec(N=16, M=24, C=8).eval()
+    out = model(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64))
+    assert set(out["likelihoods"]) == {"motion_y", "motion_z", "residual_y", "residual_z"}
+    assert out["flow"].abs().max() == 0                     # untrained: no motion, copy the reference
+    enc = encode_video(clip, model)
+    assert [c.kind for c in unpack_video(enc.data)[1]] == ["I", "P", "P"]
+    assert np.array_equal(decode_video(enc.data, model), enc.frames)
+    intra_only = encode_video(clip[:1], model.intra)
+    assert np.array_equal(intra_only.frames[0], enc.frames[0])   # frame 0 is the intra model's
+
+
+def test_conditional_codec_streams_decode_bit_exactly(clip):
+    """An (untrained) DCVC-style codec through the same pipeline: I, P, P, bit-exact."""
+    from codec_lib.video_conditional import ConditionalVideoCodec
+    torch.manual_seed(0)
+    model = ConditionalVideoCodec(N=16, M=24, C=8).eval()
+    out = model(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64))
+    assert out["x_hat"].shape == (1, 3, 48, 64)
+    assert set(out["likelihoods"]) == {"motion_y", "motion_z", "y", "z"}
+    model.train()
+    loss = sum(-torch.log2(l).sum() for l in model(torch.rand(2, 3, 48, 64),
+                                                    torch.rand(2, 3, 48, 64))["likelihoods"].values())
+    loss.backward()                                        # every part gets a gradient
+    assert model.g_a[0][0].weight.grad is not None and model.temporal_prior[0].weight.grad is not None
+    model.eval()
+    enc = encode_video(clip, model)
+    assert [c.kind for c in unpack_video(enc.data)[1]] == ["I", "P", "P"]
+    assert np.array_equal(decode_video(enc.data, model), enc.frames)
+
+
+@pytest.mark.parametrize("coding", ["residual", "conditional"])
+def test_a_higher_rate_index_spends_more_bits(clip, coding):
+    """The gains around the quantizers: one model, several rates (more bits as k grows), each
+    still decoding bit-exactly."""
+    from codec_lib.video_train import build_video_model
+    torch.manual_seed(0)
+    model = build_video_model(coding, 16, 24, 8, lmbdas=[1e-4, 1.0, 1e4]).eval()   # gains 0.01, 1, 100
+    sizes = []
+    for k in range(3):
+        model.set_rate(k)
+        enc = encode_video(clip, model)
+        assert np.array_equal(decode_video(enc.data, model), enc.frames)
+        sizes.append(sum(len(s) for c in unpack_video(enc.data)[1][1:] for g in c.groups for s in g))
+    assert sizes[0] <= sizes[1] < sizes[2], sizes          # (untrained latents are near zero)
+    with pytest.raises(ValueError, match="out of range"):
+        model.set_rate(3)
+
+
+def test_clip_batches_are_reproducible_clips(photos):
+    from codec_lib.video_train import VideoTrainConfig, clip_batch
+    imgs = [im for _, im in photos[:2]]
+    cfg = VideoTrainConfig(batch_size=3, crop=48, chain=4, synthetic=1.0)
+    x, k = clip_batch(imgs, [], cfg, 7)
+    assert x.shape == (3, 4, 3, 48, 48) and 0 <= k < len(cfg.lmbdas)
+    x2, k2 = clip_batch(imgs, [], cfg, 7)
+    assert torch.equal(x, x2) and k == k2
+    assert (x[:, 1:] - x[:, :-1]).abs().mean() > 0.005          # the camera moves
+
+
+@pytest.mark.parametrize("coding", ["residual", "conditional"])
+def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, tmp_path, coding):
+    from codec_lib.video_train import VideoTrainConfig, fit_video
+    src = tmp_path / "clip.y4m"
+    write_y4m(src, np.concatenate([clip, clip[::-1]]))
+    kw = dict(coding=coding, N=16, M=24, C=8, lmbdas=[0.005, 0.02], steps=3, batch_size=2, crop=48,
+              chain=3, warmup=1, clips=[str(src)], intra=[str(tiny_zoo / "tiny-ms.pt")],
+              checkpoint_every=1, threads=1)
+    a = fit_video(VideoTrainConfig(out=str(tmp_path / "a"), **kw), progress=False)
+    fit_video(VideoTrainConfig(out=str(tmp_path / "b"), **{**kw, "steps": 1}), progress=False)
+    b = fit_video(VideoTrainConfig(out=str(tmp_path / "b"), **kw), progress=False)   # mid-chain
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)                 # resumed exactly
+    intra = zoo.load_checkpoint(tiny_zoo / "tiny-ms.pt").state_dict()
+    assert all(torch.equal(sa[f"intra.{k}"], v) for k, v in intra.items())   # intra frozen
+    h = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["history"]
+    assert [r["step"] for r in h] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in h)
+    enc = encode_video(clip, a)
+    assert np.array_equal(decode_video(enc.data, a), enc.frames)
+
+
+def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_path, capsys, monkeypatch):
+    """A trained run exported into a zoo: one file for both rates, without the intra model;
+    `models --json` says kind video and its coding; compress-video / decompress-video code I
+    and P frames with it; an intra model with other weights is refused."""
+    from codec_lib.video_zoo import video_model_from
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for f in ("tiny-ms.pt", "manifest.json"):
+        (folder / f).write_bytes((tiny_zoo / f).read_bytes())
+    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(folder))
+    zoo._CACHE.clear()
+    run = tmp_path / "run"
+    assert main(["--threads", "1", "train-video", "--coding", "conditional", "--N", "16", "--M", "24",
+                 "--C", "8", "--lmbdas", "0.005", "0.02", "--steps", "1", "--batch-size", "1",
+                 "--crop", "48", "--intra", str(folder / "tiny-ms.pt"), "--out", str(run)]) == 0
+    assert main(["export-video", str(run), str(folder / "tiny-dcvc.pt"), "--name", "tiny-dcvc",
+                 "--command", "tests", "--register"]) == 0
+    assert main(["train-video", "--intra", str(tmp_path / "none.pt"), "--out", str(run)]) == 1
+    assert "no such file" in capsys.readouterr().err
+    obj = torch.load(folder / "tiny-dcvc.pt", weights_only=True)
+    assert obj["qualities"] == [1, 2] and not any(k.startswith("intra.") for k in obj["state_dict"])
+    assert main(["models", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    assert listed["tiny-dcvc"]["kind"] == "video" and listed["tiny-dcvc"]["coding"] == "conditional"
+    assert listed["tiny-dcvc"]["qualities"] == [1, 2]
+    src, clv, out = tmp_path / "c.y4m", tmp_path / "c.clv", tmp_path / "frames"
+    write_y4m(src, clip)
+    assert main(["compress-video", str(src), str(clv), "--model", "tiny-dcvc", "--quality", "2"]) == 0
+    assert [c.kind for c in unpack_video(clv.read_bytes())[1]] == ["I", "P", "P"]
+    assert main(["decompress-video", str(clv), str(out)]) == 0
+    default = tmp_path / "d.clv"                      # the video model is the default now
+    assert main(["compress-video", str(src), str(default)]) == 0
+    assert unpack_video(default.read_bytes())[0].model == "tiny-dcvc"
+    Image.fromarray(clip[0]).save(tmp_path / "f.png")
+    capsys.readouterr()
+    assert main(["compress", str(tmp_path / "f.png"), str(tmp_path / "f.clb"), "--model", "tiny-dcvc"]) == 1
+    assert "use compress-video" in capsys.readouterr().err and not (tmp_path / "f.clb").exists()
+    model = zoo.load_model("tiny-dcvc", 2)
+    assert model.rate == 1 and model.intra is zoo.load_model("tiny-ms", 1)
+    assert np.array_equal(np.asarray(Image.open(out / "frame_00002.png")),
+                          decode_video(clv.read_bytes(), model)[2])
+    with pytest.raises(ModelError, match="do not match"):        # the other rate: refused
+        decode_video(clv.read_bytes(), zoo.load_model("tiny-dcvc", 1))
+    other = dict(obj, intra=[dict(r, weights_hash="00" * 8) for r in obj["intra"]])
+    with pytest.raises(ModelError, match="other weights of its intra"):
+        video_model_from(other, zoo._unpack_state(obj["state_dict"]), 1)
+    zoo._CACHE.clear()
