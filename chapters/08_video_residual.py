@@ -170,14 +170,16 @@ plt.show()
 #
 # The reference `x_ref` is always the previous *decoded* frame, so the decoder can repeat steps 3
 # and 4 exactly. `codec_lib.video_models.ResidualVideoCodec` is this codec; the shipped one was
-# trained on the CPU (its manifest entry says how):
+# trained on the CPU, on clips synthesised from BSDS500 photos and a real clip (never on
+# BasketballPass), coding each clip from its own decoded frames (its manifest entry says how):
 
 # %%
 entry = zoo.resolve("video-residual", 4)
 tr = entry["training"]
 info = {m["name"]: m for m in zoo.list_models()}["video-residual"]
 print(f"video-residual: qualities {info['qualities']}, lmbdas {info['lmbdas']}, one file of "
-      f"{entry['bytes'] / 1e6:.1f} MB, {tr['steps']} steps on {tr['device']} ({tr['wall_s'] / 60:.0f} min)")
+      f"{entry['bytes'] / 1e6:.1f} MB, {tr.get('total_steps', tr['steps']):,} steps on {tr['device']} "
+      f"({tr.get('total_wall_s', tr['wall_s']) / 60:.0f} min)")
 print("trained on:", tr["data"].replace(", ", "\n            "))
 model = zoo.load_model("video-residual", 4)
 print(f"quality 4: P-frames at lmbda = {model.lmbda}, frame 0 with {model.intra.codec_name} "

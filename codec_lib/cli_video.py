@@ -113,7 +113,7 @@ def cmd_train_video(a) -> None:
     from dataclasses import asdict, fields
     from .video_train import VideoTrainConfig, fit_video
     kw = {f.name: getattr(a, f.name) for f in fields(VideoTrainConfig) if getattr(a, f.name, None) is not None}
-    for path in kw.get("photos", []) + kw.get("clips", []) + kw.get("intra", []):
+    for path in kw.get("photos", []) + kw.get("clips", []) + kw.get("intra", []) + [kw.get("init") or "."]:
         if not Path(path).exists():
             raise UsageError(f"{path}: no such file or folder")
     cfg = VideoTrainConfig(**kw)
@@ -185,6 +185,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--clip-frames", dest="clip_frames", type=int)
     t.add_argument("--seed", type=int), t.add_argument("--out")
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    t.add_argument("--init", help="start from this run's last.pt (same coding, or a residual run "
+                   "for a conditional codec)")
     t.set_defaults(func=cmd_train_video)
 
     x = sub.add_parser("export-video", help="turn a video training run into a shippable checkpoint")

@@ -73,6 +73,8 @@ class VideoTrainConfig:
     out: str = "runs/video"
     checkpoint_every: int = 500
     threads: int | None = None
+    init: str | None = None           # start from this run's last.pt (same coding, or residual
+                                      # weights for a conditional codec: its special case)
 
 
 def build_video_model(coding: str, N: int, M: int, C: int, intra=None, lmbdas=(0.013,)):
@@ -119,6 +121,21 @@ def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, ind
     return torch.stack(out), int(rng.integers(len(cfg.lmbdas)))
 
 
+def _init_from(model, run_file: str) -> None:
+    """Copy a training run's P-frame weights into ``model`` (the intra model stays)."""
+    ck = torch.load(run_file, map_location="cpu", weights_only=False)
+    src = {k: v for k, v in ck["model"].items() if not k.startswith("intra.")}
+    coding = ck["config"]["coding"]
+    if coding == model.coding:
+        for n, child in model.named_children():
+            if n != "intra":
+                child.load_state_dict({k[len(n) + 1:]: v for k, v in src.items() if k.startswith(n + ".")})
+    elif (coding, model.coding) == ("residual", "conditional"):
+        model.init_from_residual(src)
+    else:
+        raise ValueError(f"cannot start a {model.coding} codec from a {coding} run")
+
+
 def _to_8bit(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round() / 255
 
@@ -141,6 +158,8 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     step, history, ref = 0, [], None
+    if cfg.init and not (out / "last.pt").exists():
+        _init_from(model, cfg.init)
     if (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
@@ -224,6 +243,12 @@ def export_video_run(run: str, out: str, name: str, command: str, register: bool
                 "wall_s": round(ck["history"][-1]["wall_s"], 1) if ck["history"] else None,
                 "data": ", ".join(cfg.clips + cfg.photos) or "embedded sample photos",
                 "aux_loss_settled": round(aux, 2)}
+    if cfg.init:                      # a run it started from: its steps and time count too
+        first = torch.load(cfg.init, map_location="cpu", weights_only=False)
+        training["init"] = {"run": cfg.init, "coding": first["config"]["coding"], "steps": first["step"],
+                            "wall_s": round(first["history"][-1]["wall_s"], 1)}
+        training["total_steps"] = first["step"] + ck["step"]
+        training["total_wall_s"] = round(first["history"][-1]["wall_s"] + training["wall_s"], 1)
     sha = save_video_checkpoint(model.eval(), out, name, qualities, refs, meta={"training": training})
     if register:
         zoo.register(out, training)

@@ -155,3 +155,23 @@ def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_pa
     with pytest.raises(ModelError, match="other weights of its intra"):
         video_model_from(other, zoo._unpack_state(obj["state_dict"]), 1)
     zoo._CACHE.clear()
+
+
+def test_residual_coding_is_the_conditional_codecs_special_case():
+    """A conditional codec started from a residual codec's weights codes exactly as it does
+    (same decoded frame, same likelihoods) while the residual codec's refinement is untrained."""
+    from codec_lib.video_train import build_video_model
+    torch.manual_seed(0)
+    res = build_video_model("residual", 16, 24, 8, lmbdas=[0.01, 0.02])
+    for p in res.residual_coder.parameters():               # not the untrained starting point
+        p.data.add_(0.05 * torch.randn_like(p))
+    cond = build_video_model("conditional", 16, 24, 8, intra=res.intra, lmbdas=[0.01, 0.02])
+    cond.init_from_residual({k: v for k, v in res.state_dict().items() if not k.startswith("intra.")})
+    res.eval(), cond.eval()
+    x, ref = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    for k in (0, 1):
+        res.set_rate(k), cond.set_rate(k)
+        a, b = res(x, ref), cond(x, ref)
+        assert torch.allclose(a["x_hat"], b["x_hat"], atol=1e-5)
+        bits = [sum(float(-torch.log2(l).sum()) for l in o["likelihoods"].values()) for o in (a, b)]
+        assert bits[0] == pytest.approx(bits[1], rel=1e-5)
