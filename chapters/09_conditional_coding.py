@@ -183,12 +183,14 @@ print(f"y_t, per-channel histograms:     {channel_entropy(ys[1]) / n:.4f} bpp")
 print(f"y_t - y_(t-1), per-channel hist.: {channel_entropy(ys[1] - ys[0]) / n:.4f} bpp")
 
 # %% [markdown]
-# Latents are local: when the content moves by a few pixels, the latent at a position describes
-# different content, and the difference of two latents can cost *more* than either. Prediction
-# in the latent space needs motion compensation there too (feature-space warping, as in FVC,
-# Hu et al. 2021), and conditioning the entropy model on the previous latents works best with
-# motion-aligned contexts. DCVC does both at once: it warps *features* of the reference and
-# lets the networks decide how to use them.
+# Latents are local. Where nothing moves (most of BasketballPass: the camera is fixed), the
+# latent difference is nearly free, and on that clip the difference costs about half of `y_t`.
+# Where the content moves by a few pixels, the latent at a position describes different content,
+# and the difference carries about as much as the latent itself: on the embedded camera pan,
+# where everything moves, it saves almost nothing. Prediction in the latent space needs motion
+# compensation there too (feature-space warping, as in FVC, Hu et al. 2021), and conditioning
+# the entropy model on the previous latents works best with motion-aligned contexts. DCVC does
+# both at once: it warps *features* of the reference and lets the networks decide how to use them.
 #
 # ## 9.3 The conditional codec, step by step
 #

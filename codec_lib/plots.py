@@ -31,8 +31,10 @@ def rd_plot(results: list[dict], metric: str = "psnr", ax=None, title: str | Non
                 linewidth=1.2 if classic else 1.8, label=res["model"])
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel(_LABEL[metric])
-    n = {r["images"] for r in results}
-    ax.set_title(title or f"rate-distortion, {'/'.join(map(str, sorted(n)))} images")
+    if title is None:
+        n = {r["images"] for r in results}
+        title = f"rate-distortion, {'/'.join(map(str, sorted(n)))} images"
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax

@@ -87,10 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}".splitlines()[0], file=sys.stderr)
         return 1
     doc["command"] = "python -m codec_lib.video_report " + " ".join(map(shlex.quote, argv or sys.argv[1:]))
-    _write_atomic(outs[0], lambda f: f.write((json.dumps(doc, indent=2) + "\n").encode()))
-    if a.md:
-        _write_atomic(Path(a.md), lambda f: f.write(markdown(doc).encode()))
-    if a.png:
+    png = None
+    if a.png:                                    # everything is made before anything is written
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -99,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         ax.set_xscale("log")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        _write_atomic(Path(a.png), lambda f: f.write(buf.getvalue()))
+        png = buf.getvalue()
+    _write_atomic(outs[0], lambda f: f.write((json.dumps(doc, indent=2) + "\n").encode()))
+    if a.md:
+        _write_atomic(Path(a.md), lambda f: f.write(markdown(doc).encode()))
+    if png:
+        _write_atomic(Path(a.png), lambda f: f.write(png))
     print(markdown(doc))
     return 0
 

@@ -98,7 +98,8 @@ def test_video_report_runs_every_codec_on_one_clip(tiny_zoo, clip, tmp_path, cap
     src, out, md = tmp_path / "clip.y4m", tmp_path / "r.json", tmp_path / "r.md"
     write_y4m(src, clip)
     assert report(["--input", str(src), "--models", "--intra", "tiny-ms", "--json", str(out),
-                   "--md", str(md)]) == 0
+                   "--md", str(md), "--png", str(tmp_path / "r.png")]) == 0
+    assert Image.open(tmp_path / "r.png").size[0] > 100
     doc = json.loads(out.read_text())
     assert [r["model"] for r in doc["results"]] == ["tiny-ms", "x264", "x265"]
     assert doc["frames"] == 3 and doc["size"] == [64, 48] and "video_report" in doc["command"]
