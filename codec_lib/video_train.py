@@ -228,7 +228,7 @@ def export_video_run(run: str, out: str, name: str, command: str, register: bool
     cfg = VideoTrainConfig(**ck["config"])
     intras = [zoo.load_checkpoint(p) for p in cfg.intra]
     if not intras:
-        raise ValueError("the run has no intra checkpoint to refer to")
+        raise zoo.ModelError("the run has no intra checkpoint to refer to")
     refs = [intra_ref(m) for m in intras] * (len(cfg.lmbdas) if len(intras) == 1 else 1)
     for r in refs:           # the zoo must hold these very intra models
         if zoo.resolve(r["name"], r["quality"]).get("weights_hash") != r["weights_hash"]:
