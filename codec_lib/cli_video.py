@@ -50,7 +50,7 @@ def _default_model(spec: str | None) -> str | None:
     from .zoo import list_models
     if spec:
         return spec
-    videos = sorted((m["coding"] != "conditional", m["name"]) for m in list_models() if m["kind"] == "video")
+    videos = sorted((m["coding"] != "conditional", m["name"]) for m in list_models("video"))
     return videos[0][1] if videos else None
 
 
@@ -113,10 +113,10 @@ def cmd_train_video(a) -> None:
     from dataclasses import asdict, fields
     from .video_train import VideoTrainConfig, fit_video
     kw = {f.name: getattr(a, f.name) for f in fields(VideoTrainConfig) if getattr(a, f.name, None) is not None}
-    for path in kw.get("photos", []) + kw.get("clips", []) + kw.get("intra", []) + [kw.get("init") or "."]:
+    cfg = VideoTrainConfig(**kw)
+    for path in cfg.photos + cfg.clips + cfg.intra + ([cfg.init] if cfg.init else []):
         if not Path(path).exists():
             raise UsageError(f"{path}: no such file or folder")
-    cfg = VideoTrainConfig(**kw)
     if cfg.intra and len(cfg.intra) not in (1, len(cfg.lmbdas)):
         raise UsageError(f"give one --intra checkpoint or one per rate ({len(cfg.lmbdas)})")
     print(json.dumps(asdict(cfg)))

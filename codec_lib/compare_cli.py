@@ -115,7 +115,7 @@ def _reusable(path: str, images: list, baselines: list[str], models: list[str] =
         if old.get("settings", {}).get(c) != SETTINGS[c]:
             raise UsageError(f"{path}: its {c} results were made with other settings or versions")
         out[c] = r
-    installed = {m["name"]: m for m in list_models() if m["kind"] == "image"}
+    installed = {m["name"]: m for m in list_models("image")}
     for n in models:
         r = results.get(n)
         if r is None or r.get("images") != len(images) or seen != names:
@@ -138,7 +138,7 @@ def cmd_compare(a) -> None:
         raise UsageError(f"{a.dir}: no such folder")
     if a.limit is not None and a.limit < 1:
         raise UsageError("--limit must be at least 1")
-    installed = {m["name"]: m for m in list_models() if m["kind"] == "image"}
+    installed = {m["name"]: m for m in list_models("image")}
     names = list(installed) if a.models is None else list(dict.fromkeys(a.models))
     unknown = [n for n in names if n not in installed]
     if unknown:

@@ -35,23 +35,21 @@ import torch.nn as nn
 
 from .entropy_models import EntropyBottleneck, GaussianConditional
 from .layers import ResidualBlock, analysis_transform, conv, deconv, synthesis_transform
-from .models import CompressionModel, MeanScaleHyperprior, _channels_last, pad_to
+from .models import MeanScaleHyperprior, _channels_last, pad_to
 from .motion import warp
-from .video_models import add_shared_parts, gained, set_rate
+from .video_models import PFrameCodec, gained
 
 __all__ = ["ConditionalVideoCodec"]
 
 
-class ConditionalVideoCodec(CompressionModel):
+class ConditionalVideoCodec(PFrameCodec):
     """DCVC-style P-frame codec (see the module docstring); ``C`` context channels."""
 
     coding = "conditional"
-    downsampling = 64
 
     def __init__(self, N: int = 48, M: int = 64, C: int = 16,
                  intra: MeanScaleHyperprior | None = None, lmbdas: list[float] = (0.013,)):
-        super().__init__()
-        add_shared_parts(self, N, M, C, intra, lmbdas)
+        super().__init__(N, M, C, intra, lmbdas)
         self.feature = nn.Sequential(nn.Conv2d(3, C, 3, padding=1), ResidualBlock(C))
         self.context_refine = nn.Sequential(nn.Conv2d(C, C, 3, padding=1), ResidualBlock(C))
         self.g_a, self.g_s = gained(analysis_transform(N, M, "gdn", c_in=6 + C),  # (B, 6+C, H, W) -> (B, M, H/16, W/16)
@@ -76,9 +74,6 @@ class ConditionalVideoCodec(CompressionModel):
         nn.init.zeros_(self.fuse[-1].weight), nn.init.zeros_(self.fuse[-1].bias)
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian_conditional = GaussianConditional()
-        self.set_rate(0)
-
-    set_rate = set_rate
 
     # -- shared by encoder and decoder ---------------------------------------------------------
     def context(self, x_ref: torch.Tensor, v_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,7 +142,7 @@ class ConditionalVideoCodec(CompressionModel):
     def decompress(self, groups: list[list[bytes]], x_ref: torch.Tensor) -> torch.Tensor:
         """The decoded frame ``(1, 3, H, W)`` from the four string groups and the reference."""
         H, W = x_ref.shape[-2:]
-        shape = (-(-H // self.downsampling), -(-W // self.downsampling))
+        shape = self.latent_shape(H, W)
         v_hat = self.motion_coder.decompress(groups[:2], shape, size=(H, W))["x_hat"]
         ctx, x_warp = self.context(x_ref, v_hat)
         ctx_pad = pad_to(ctx, self.downsampling)

@@ -36,7 +36,7 @@ from .layers import ResidualBlock, analysis_transform, synthesis_transform
 from .models import CompressionModel, MeanScaleHyperprior
 from .motion import warp
 
-__all__ = ["Gain", "MotionEstimator", "signal_coder", "add_shared_parts", "ResidualVideoCodec",
+__all__ = ["Gain", "MotionEstimator", "signal_coder", "PFrameCodec", "ResidualVideoCodec",
            "MOTION_N", "MOTION_M"]
 
 MOTION_N, MOTION_M = 32, 32          # the motion coder's widths: a flow field is smooth
@@ -112,41 +112,55 @@ class Refine(nn.Module):
         return x_warp + self.net(torch.cat([x_warp, x_ref, v_hat / 4], 1))
 
 
-def add_shared_parts(codec: nn.Module, N: int, M: int, C: int,
-                     intra: MeanScaleHyperprior | None, lmbdas: list[float]) -> None:
-    """The parts both P-frame codecs have: sizes, rates, the intra model that codes the first
-    frame, motion estimation and motion coding."""
-    codec.N, codec.M, codec.C, codec.lmbdas = N, M, C, list(lmbdas)
-    codec.intra = intra or MeanScaleHyperprior(N, M)
-    codec.motion_estimator = MotionEstimator()
-    codec.motion_coder = signal_coder(2, min(N, MOTION_N), min(M, MOTION_M), lmbdas)
+class PFrameCodec(CompressionModel):
+    """What both P-frame codecs share: sizes, rates, the intra model that codes the first frame,
+    motion estimation and motion coding; :meth:`set_rate` and :meth:`load_parts`."""
+
+    coding: str = ""
+    downsampling = 64
+
+    def __init__(self, N: int, M: int, C: int, intra: MeanScaleHyperprior | None,
+                 lmbdas: list[float]):
+        super().__init__()
+        self.N, self.M, self.C, self.lmbdas, self.rate = N, M, C, list(lmbdas), 0   # Gains start at 0
+        self.intra = intra or MeanScaleHyperprior(N, M)
+        self.motion_estimator = MotionEstimator()
+        self.motion_coder = signal_coder(2, min(N, MOTION_N), min(M, MOTION_M), lmbdas)
+
+    def set_rate(self, k: int) -> None:
+        """Code at rate ``k`` (``self.lmbdas[k]``) from now on."""
+        if not 0 <= k < len(self.lmbdas):
+            raise ValueError(f"rate {k} out of range: the model has {len(self.lmbdas)} rates")
+        self.rate = k
+        for m in self.modules():
+            if isinstance(m, Gain):
+                m.k = k
+
+    def load_parts(self, state: dict) -> None:
+        """Load the P-frame parts from ``state`` (keys of all children but ``intra``, which may
+        be present and is ignored). Loaded child by child: a load into the whole model would
+        mark the intra model's tables stale."""
+        parts = {n: c for n, c in self.named_children() if n != "intra"}
+        if {k.split(".")[0] for k in state} - {"intra"} != set(parts):
+            raise ValueError("the weights do not fit this codec's architecture")
+        for n, child in parts.items():
+            child.load_state_dict({k[len(n) + 1:]: v for k, v in state.items() if k.startswith(n + ".")})
+
+    def latent_shape(self, H: int, W: int) -> tuple[int, int]:
+        """The hyper-latents' height and width for an ``H x W`` frame."""
+        return -(-H // self.downsampling), -(-W // self.downsampling)
 
 
-def set_rate(codec: nn.Module, k: int) -> None:
-    """Code at rate ``k`` (``codec.lmbdas[k]``) from now on."""
-    if not 0 <= k < len(codec.lmbdas):
-        raise ValueError(f"rate {k} out of range: the model has {len(codec.lmbdas)} rates")
-    codec.rate = k
-    for m in codec.modules():
-        if isinstance(m, Gain):
-            m.k = k
-
-
-class ResidualVideoCodec(CompressionModel):
+class ResidualVideoCodec(PFrameCodec):
     """DVC-style P-frame codec (see the module docstring); ``N, M`` size both coders."""
 
     coding = "residual"
-    downsampling = 64
 
     def __init__(self, N: int = 48, M: int = 64, C: int = 16,
                  intra: MeanScaleHyperprior | None = None, lmbdas: list[float] = (0.013,)):
-        super().__init__()
-        add_shared_parts(self, N, M, C, intra, lmbdas)
+        super().__init__(N, M, C, intra, lmbdas)
         self.refine = Refine(C)
         self.residual_coder = signal_coder(3, N, M, lmbdas)
-        self.set_rate(0)
-
-    set_rate = set_rate
 
     def predict(self, x_ref: torch.Tensor, v_hat: torch.Tensor) -> torch.Tensor:
         """Motion compensation, shared by encoder and decoder: ``(B, 3, H, W)``."""
@@ -178,7 +192,7 @@ class ResidualVideoCodec(CompressionModel):
     def decompress(self, groups: list[list[bytes]], x_ref: torch.Tensor) -> torch.Tensor:
         """The decoded frame ``(1, 3, H, W)`` from the four string groups and the reference."""
         H, W = x_ref.shape[-2:]
-        shape = (-(-H // self.downsampling), -(-W // self.downsampling))
+        shape = self.latent_shape(H, W)
         v_hat = self.motion_coder.decompress(groups[:2], shape, size=(H, W))["x_hat"]
         x_pred = self.predict(x_ref, v_hat)
         r_hat = self.residual_coder.decompress(groups[2:], shape, size=(H, W))["x_hat"]

@@ -34,7 +34,7 @@ def video_report(frames: np.ndarray, clip: str, models: list[str] | None = None,
     from . import zoo
     from .video_baselines import evaluate_video_baseline
     from .video_codec import evaluate_video
-    models = models if models is not None else [m["name"] for m in zoo.list_models() if m["kind"] == "video"]
+    models = models if models is not None else [m["name"] for m in zoo.list_models("video")]
     results = [evaluate_video(frames, name, progress=progress) for name in models]
     if intra:
         results.append(evaluate_video(frames, intra, progress=progress))

@@ -124,14 +124,11 @@ def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, ind
 def _init_from(model, run_file: str) -> None:
     """Copy a training run's P-frame weights into ``model`` (the intra model stays)."""
     ck = torch.load(run_file, map_location="cpu", weights_only=False)
-    src = {k: v for k, v in ck["model"].items() if not k.startswith("intra.")}
     coding = ck["config"]["coding"]
     if coding == model.coding:
-        for n, child in model.named_children():
-            if n != "intra":
-                child.load_state_dict({k[len(n) + 1:]: v for k, v in src.items() if k.startswith(n + ".")})
+        model.load_parts(ck["model"])
     elif (coding, model.coding) == ("residual", "conditional"):
-        model.init_from_residual(src)
+        model.init_from_residual(ck["model"])
     else:
         raise ValueError(f"cannot start a {model.coding} codec from a {coding} run")
 
@@ -162,7 +159,7 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
         _init_from(model, cfg.init)
     if (out / "last.pt").exists():
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
+        model.load_parts(ck["model"])           # the intra model is the frozen file's
         opt.load_state_dict(ck["optimizer"]), aux_opt.load_state_dict(ck["aux_optimizer"])
         step, history, ref = ck["step"], ck["history"], ck.get("ref")
         _set_rng_state(ck["rng"])
@@ -237,7 +234,7 @@ def export_video_run(run: str, out: str, name: str, command: str, register: bool
     if len(set(qualities)) != len(qualities):
         qualities = list(range(1, len(refs) + 1))
     model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intras[-1], cfg.lmbdas)
-    model.load_state_dict(ck["model"])
+    model.load_parts(ck["model"])           # the intra model is the frozen file's
     aux = settle_quantiles(model, skip=("intra.",))
     training = {"command": command, "config": asdict(cfg), "steps": ck["step"], "device": "cpu",
                 "wall_s": round(ck["history"][-1]["wall_s"], 1) if ck["history"] else None,

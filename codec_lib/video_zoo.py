@@ -67,10 +67,9 @@ def video_model_from(obj: dict, sd: dict, quality: int | None) -> tuple[Compress
         raise ModelError(f"video model {obj['name']!r} was trained with other weights of its intra "
                          f"model {ref['name']!r} q{ref['quality']}")
     model = build_video_model(obj["coding"], obj["N"], obj["M"], obj["C"], intra, obj["lmbdas"])
-    parts = {n: c for n, c in model.named_children() if n != "intra"}   # (a load into the
-    if {k.split(".")[0] for k in sd} != set(parts):                     # whole model would mark
-        raise ModelError(f"checkpoint of {obj['name']!r} does not fit its architecture")  # the
-    for n, child in parts.items():                                      # intra tables stale)
-        child.load_state_dict({k[len(n) + 1:]: v for k, v in sd.items() if k.startswith(n + ".")})
+    try:
+        model.load_parts(sd)
+    except (ValueError, RuntimeError):
+        raise ModelError(f"checkpoint of {obj['name']!r} does not fit its architecture") from None
     model.set_rate(k)
     return model, quality

@@ -52,9 +52,10 @@ def read_manifest(folder: Path | None = None) -> dict:
         raise ModelError(f"{path} is not valid JSON ({e})") from None
 
 
-def list_models() -> list[dict]:
+def list_models(kind: str | None = None) -> list[dict]:
     """One entry per model name: ``name, kind, objective, qualities, default, arch, N, M,
-    synthesis, lmbdas, device, steps`` (``steps``: training steps per quality)."""
+    synthesis, lmbdas, device, steps`` (``steps``: training steps per quality); only those of
+    ``kind`` (``"image"`` or ``"video"``) if given."""
     man = read_manifest()
     default = (man.get("default") or {}).get("model")
     out: dict[str, dict] = {}
@@ -74,7 +75,7 @@ def list_models() -> list[dict]:
         m["lmbdas"] = [m["lmbdas"][i] for i in order]
         m["steps"] = [m["steps"][i] for i in order]
         m["default_quality"] = _default_quality(man, m["name"], m["qualities"])
-    return list(out.values())
+    return [m for m in out.values() if kind in (None, m["kind"])]
 
 
 def _default_quality(man: dict, name: str, qualities: list[int]) -> int:
@@ -134,7 +135,7 @@ def _pack_state(model: CompressionModel, drop: tuple[str, ...] = ()) -> dict:
     keys starting with ``drop`` left out."""
     model.update_tables()
     sd = {k: (v.half() if v.is_floating_point() and "scale_table" not in k else v).cpu()
-          for k, v in model.state_dict().items() if not k.startswith(drop or ("\0",))}
+          for k, v in model.state_dict().items() if not (drop and k.startswith(drop))}
     for k in [k for k in sd if k.endswith("_quantized_cdf")]:   # store the rows unpadded, as
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"]   # frequencies in 16 bits
         rows = [row[:n] for row, n in zip(sd[k], lengths.tolist())]

@@ -129,7 +129,7 @@ def test_shipped_perceptual_models_share_their_parents_bitstreams(shipped_model,
 
 
 def _video_models():
-    return [m for m in zoo.list_models() if m["kind"] == "video"]
+    return zoo.list_models("video")
 
 
 def test_shipped_video_models_code_every_rate_bit_exactly(shipped_model):
