@@ -214,7 +214,7 @@ print(f"y_t - y_(t-1), per-channel hist.: {channel_entropy(ys[1] - ys[0]) / n:.4
 # residual codec, the other becomes conditional, starting as that very residual codec
 # (`ConditionalVideoCodec.init_from_residual`, tested to code identically) and learning how much
 # to condition. Any difference between them is what conditioning buys. (Trained from scratch
-# on this CPU budget, the conditional codec lagged: a first run spent a thousand steps before
+# on this CPU budget, the conditional codec lagged: a first run spent several hundred steps before
 # its latent carried anything, and a run at the residual codec's learning rate diverged.)
 
 # %%

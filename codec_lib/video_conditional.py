@@ -20,7 +20,7 @@ residual coding is the special case where the encoder and decoder are forced to 
 and the last layers of ``fuse`` and ``reconstruct`` are zero, so an untrained conditional codec is a
 residual codec with a hyperprior. Training is free to leave it. (A first CPU run that started
 from a random encoder and a decoder whose only path to the output went through a zero layer
-spent its first thousand steps not using the latent at all: without a gradient from the
+spent its first several hundred steps not using the latent at all: without a gradient from the
 distortion, the rate term drives the latent to zero.)
 
 Motion estimation and motion coding are shared with the residual codec
