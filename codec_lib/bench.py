@@ -7,7 +7,10 @@
 Prints figures only (it never asserts a speed). Coding speed compares our default model with
 CompressAI's ``MeanScaleHyperprior`` carrying the same weights and tables (``to_compressai``),
 at the tensor level, interleaving the two codecs; training compares ``codec_lib.train.fit``
-with a plain CompressAI training loop of the same size and batch.
+with a plain CompressAI training loop of the same size and batch, and splits the difference into
+the training step itself (``train_step`` against CompressAI's step on the same tensors,
+interleaved) and data loading (fit makes its random crops on the fly; the plain loop reuses
+four ready batches).
 """
 from __future__ import annotations
 
@@ -20,11 +23,11 @@ import time
 
 import torch
 
-from .data import eval_images, sample_images, to_tensor
+from .data import ImageFolder, eval_images, sample_images, to_tensor, training_loader
 from .evaluate import estimate_bits
 from .interop import to_compressai
-from .models import pad_to
-from .train import TrainConfig, fit
+from .models import build_model, pad_to
+from .train import TrainConfig, configure_optimizers, fit, train_step
 
 __all__ = ["machine", "coding_speed", "rate_overhead", "train_throughput", "run", "main"]
 
@@ -109,46 +112,69 @@ def _fit_seconds(steps: int, N: int, M: int, batch: int, crop: int, lmbda: float
     return t
 
 
-def _compressai_loop_seconds(steps: int, warmup: int, N: int, M: int, batch: int, crop: int,
-                             lmbda: float) -> float:
+def _compressai_step(net, opt, aux_opt, main: list, x: torch.Tensor, lmbda: float) -> None:
+    """A plain CompressAI training step, as in its example script."""
+    out = net(x)
+    B, _, H, W = x.shape
+    bpp = sum(torch.log2(l).sum() for l in out["likelihoods"].values()) / (-B * H * W)
+    loss = bpp + lmbda * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(main, 1.0)   # as fit (and CompressAI's example) do
+    opt.step()
+    aux = net.aux_loss()
+    aux_opt.zero_grad()
+    aux.backward()
+    aux_opt.step()
+
+
+def _step_seconds(steps: int, warmup: int, N: int, M: int, batch: int, crop: int,
+                  lmbda: float) -> tuple[float, float]:
+    """Seconds of ``steps`` training steps on the same fixed batches, without data loading:
+    ``train_step`` on our model and a plain CompressAI loop, interleaved step by step."""
     from compressai.models import MeanScaleHyperprior
     torch.manual_seed(0)
+    ours = build_model("mean-scale", N, M).train()
+    opt, aux_opt = configure_optimizers(ours, 1e-4, 1e-3)
     net = MeanScaleHyperprior(N=N, M=M).train()
     main = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
     aux_p = [p for n, p in net.named_parameters() if n.endswith("quantiles")]
-    opt, aux_opt = torch.optim.Adam(main, lr=1e-4), torch.optim.Adam(aux_p, lr=1e-3)
+    c_opt, c_aux = torch.optim.Adam(main, lr=1e-4), torch.optim.Adam(aux_p, lr=1e-3)
     photos = [to_tensor(im) for _, im in sample_images()]
     batches = [_crops(batch, crop, photos, seed=s) for s in range(4)]
-    t0 = None
+    t_ours = t_theirs = 0.0
     for step in range(warmup + steps):
-        if step == warmup:
-            t0 = time.perf_counter()
         x = batches[step % len(batches)]
-        out = net(x)
-        B, _, H, W = x.shape
-        bpp = sum(torch.log2(l).sum() for l in out["likelihoods"].values()) / (-B * H * W)
-        loss = bpp + lmbda * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(main, 1.0)   # as fit (and CompressAI's example) do
-        opt.step()
-        aux = net.aux_loss()
-        aux_opt.zero_grad()
-        aux.backward()
-        aux_opt.step()
-    return time.perf_counter() - t0
+        a, _ = _timed(lambda: train_step(ours, x, opt, aux_opt, lmbda))
+        b, _ = _timed(lambda: _compressai_step(net, c_opt, c_aux, main, x, lmbda))
+        if step >= warmup:
+            t_ours, t_theirs = t_ours + a, t_theirs + b
+    return t_ours, t_theirs
+
+
+def _data_seconds(steps: int, batch: int, crop: int) -> float:
+    """Seconds ``fit``'s loader (one process) takes to make ``steps`` batches."""
+    loader = training_loader(ImageFolder(None, crop=crop), batch, 0, 0, steps)
+    t, _ = _timed(lambda: sum(1 for _ in loader))
+    return t
 
 
 def train_throughput(steps: int = 20, warmup: int = 3, N: int = 64, M: int = 96, batch: int = 8,
                      crop: int = 128, lmbda: float = 0.013) -> dict:
-    """Training images/s: ``fit`` (difference of a warmup-step and a warmup+steps run, which
-    cancels setup, first steps and the final checkpoint) vs a plain CompressAI loop."""
-    ours_s = _fit_seconds(warmup + steps, N, M, batch, crop, lmbda) - \
+    """Training images/s of ``fit`` end to end (difference of a warmup-step and a warmup+steps
+    run, which cancels setup, first steps and the final checkpoint), and where the time goes:
+    our ``train_step`` against a plain CompressAI step on the same fixed batches (interleaved),
+    and the data loader's share."""
+    fit_s = _fit_seconds(warmup + steps, N, M, batch, crop, lmbda) - \
         _fit_seconds(warmup, N, M, batch, crop, lmbda)
-    theirs_s = _compressai_loop_seconds(steps, warmup, N, M, batch, crop, lmbda)
-    ours, theirs = steps * batch / max(ours_s, 1e-9), steps * batch / theirs_s
+    ours_s, theirs_s = _step_seconds(steps, warmup, N, M, batch, crop, lmbda)
+    data_s = _data_seconds(steps, batch, crop)
+    ips = lambda t: steps * batch / max(t, 1e-9)
     return {"steps": steps, "warmup": warmup, "batch": batch, "crop": crop, "N": N, "M": M,
-            "ours_img_per_s": ours, "compressai_img_per_s": theirs, "ratio": ours / theirs}
+            "ours_img_per_s": ips(fit_s), "compressai_img_per_s": ips(theirs_s),
+            "ratio": ips(fit_s) / ips(theirs_s),
+            "step_img_per_s": ips(ours_s), "step_ratio": ips(ours_s) / ips(theirs_s),
+            "data_ms_per_batch": 1000 * data_s / steps}
 
 
 def run(model, images, repeat: int = 3, train_steps: int = 20, train_kw: dict | None = None) -> dict:
@@ -171,6 +197,8 @@ def _report(r: dict) -> None:
         print(f"training ({t['steps']} steps of {t['batch']}x{t['crop']}^2, N={t['N']} M={t['M']}): "
               f"ours {t['ours_img_per_s']:.2f} img/s, CompressAI {t['compressai_img_per_s']:.2f} "
               f"img/s, ratio {t['ratio']:.3f}")
+        print(f"  where the time goes: our train_step on fixed batches {t['step_img_per_s']:.2f} img/s "
+              f"(ratio {t['step_ratio']:.3f}); data loading {t['data_ms_per_batch']:.1f} ms per batch")
 
 
 def main(argv=None) -> int:

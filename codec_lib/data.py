@@ -115,22 +115,21 @@ class ImageFolder(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:   # -> (3, crop, crop)
         index, seed = key
         rng = np.random.default_rng(seed)
-        img = Image.fromarray(self.images[index])
-        W, H = img.size
-        s = rng.uniform(*self.scale)
-        s = max(s, self.crop / min(W, H))                               # never smaller than the crop
-        if s < 0.999:
-            img = img.resize((max(self.crop, round(W * s)), max(self.crop, round(H * s))),
-                             Image.BICUBIC)
-        W, H = img.size
-        if W < self.crop or H < self.crop:                              # tiny image: upscale
-            img = img.resize((max(W, self.crop), max(H, self.crop)), Image.BICUBIC)
-            W, H = img.size
-        left, top = rng.integers(0, W - self.crop + 1), rng.integers(0, H - self.crop + 1)
-        a = np.asarray(img)[top: top + self.crop, left: left + self.crop]
+        a, c = self.images[index], self.crop
+        H, W = a.shape[:2]
+        s = max(rng.uniform(*self.scale), c / min(W, H))               # never smaller than the crop
+        W2, H2 = (max(c, round(W * s)), max(c, round(H * s))) if s < 0.999 else (W, H)
+        W2, H2 = max(W2, c), max(H2, c)                                 # tiny image: upscale
+        left, top = rng.integers(0, W2 - c + 1), rng.integers(0, H2 - c + 1)
+        if (W2, H2) == (W, H):
+            a = a[top: top + c, left: left + c]
+        else:   # resample only the window: the crop of the image resized to (W2, H2)
+            sx, sy = W / W2, H / H2
+            box = (left * sx, top * sy, (left + c) * sx, (top + c) * sy)
+            a = np.asarray(Image.fromarray(a).resize((c, c), Image.BICUBIC, box=box))
         if self.flip and rng.random() < 0.5:
             a = a[:, ::-1]
-        return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255.0
+        return torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 255.0   # (a copy)
 
 
 class StepBatchSampler(Sampler):

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from .data import ImageFolder, training_loader
 from .models import CompressionModel, build_model
 
-__all__ = ["TrainConfig", "rd_loss", "fit", "init_from", "settle_quantiles", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
+__all__ = ["TrainConfig", "rd_loss", "fit", "train_step", "init_from", "settle_quantiles", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
 
 # CompressAI's MSE quality ladder (lambda for quality 1..8), used by its pretrained models.
 LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
@@ -204,6 +204,36 @@ def _val_images(folder: str | None, crop: int) -> list[torch.Tensor]:
     return out
 
 
+def train_step(model: CompressionModel, x: torch.Tensor, opt, aux_opt, lmbda: float,
+               clip_grad: float = 1.0, adversary=None, beta: float = 0.0) -> tuple[dict, torch.Tensor]:
+    """One optimization step of ``fit`` on the batch ``x (B, 3, H, W)``: the RD loss (plus the
+    ``beta`` times the adversarial term with an ``adversary``), clipped gradients, then the auxiliary loss.
+    Returns the loss terms and the aux loss."""
+    cuda = x.is_cuda
+    if cuda:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        out = model(x)
+        res = rd_loss(out, x, lmbda)
+    loss = res["loss"]
+    if adversary is not None:                      # generative codec: R + lmbda D + beta L_G
+        res["g"] = adversary.generator_loss(out["x_hat"], out["y_hat"])
+        loss = loss + beta * res["g"]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_grad:   # the network only: the quantiles' grads belong to the aux loss
+        torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], clip_grad)
+    opt.step()
+    aux = model.aux_loss()
+    if aux.requires_grad:                          # the quantiles may be frozen (trainable)
+        aux_opt.zero_grad(set_to_none=True)
+        aux.backward()
+        aux_opt.step()
+    if adversary is not None:
+        res.update(adversary.step(x, out["x_hat"], out["y_hat"]))
+    return res, aux
+
+
 def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool = True,
         device: str | None = None) -> CompressionModel:
     """Train (or continue training) a codec as ``cfg`` says; returns the model in eval mode.
@@ -266,27 +296,7 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
             model.proxy_kw = {k: a * (b / a) ** (step / max(1, cfg.steps - 1))
                               for k, (a, b) in cfg.anneal.items()}
         x = x.to(device, non_blocking=True)
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            out_ = model(x)
-            res = rd_loss(out_, x, cfg.lmbda)
-        loss = res["loss"]
-        if adversary is not None:                  # generative codec: R + lmbda D + beta L_G
-            res["g"] = adversary.generator_loss(out_["x_hat"], out_["y_hat"])
-            loss = loss + cfg.beta * res["g"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip_grad:   # the network only: the quantiles' grads belong to the aux loss
-            torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], cfg.clip_grad)
-        opt.step()
-        aux = model.aux_loss()
-        if aux.requires_grad:                      # the quantiles may be frozen (trainable)
-            aux_opt.zero_grad(set_to_none=True)
-            aux.backward()
-            aux_opt.step()
-        if adversary is not None:
-            res.update(adversary.step(x, out_["x_hat"], out_["y_hat"]))
+        res, aux = train_step(model, x, opt, aux_opt, cfg.lmbda, cfg.clip_grad, adversary, cfg.beta)
         step += 1
         for k, v in [("loss", res["loss"]), ("bpp", res["bpp"]), ("mse", res["mse"]), ("aux", aux)] + \
                 [(k, res[k]) for k in ("g", "d_loss") if k in res]:

@@ -23,4 +23,5 @@ def test_bench_smoke():
     assert o["mean_ratio"] > 0 and o["max_ratio"] >= o["mean_ratio"]
     t = res["training"]
     assert t["ours_img_per_s"] > 0 and t["compressai_img_per_s"] > 0 and t["ratio"] > 0
+    assert t["step_img_per_s"] > 0 and t["step_ratio"] > 0 and t["data_ms_per_batch"] > 0
     bench._report(res)

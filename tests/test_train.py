@@ -77,3 +77,34 @@ def test_settle_quantiles_converges_the_aux_loss(photos):
     img = photos[0][1].crop((0, 0, 64, 48))
     enc = encode_image(img, model)
     assert decode_image(enc.data, model).tobytes() == enc.x_hat.tobytes()
+
+
+def test_training_crops_match_resizing_the_whole_image():
+    """ImageFolder resamples only the crop window; that is the crop of the down-scaled image
+    (up to the resampler's rounding) and a pure function of (index, seed)."""
+    import numpy as np
+    from PIL import Image
+    from codec_lib.data import ImageFolder
+    ds = ImageFolder(None, crop=96)
+    same = total = 0
+    for seed in range(40):
+        index = seed % len(ds)
+        got = ds[index, seed]                                   # (3, 96, 96)
+        assert got.shape == (3, 96, 96) and torch.equal(got, ds[index, seed])
+        rng = np.random.default_rng(seed)                       # the same draws, the slow way
+        img = Image.fromarray(ds.images[index])
+        W, H = img.size
+        s = max(rng.uniform(0.6, 1.0), 96 / min(W, H))
+        if s < 0.999:
+            img = img.resize((max(96, round(W * s)), max(96, round(H * s))), Image.BICUBIC)
+        left, top = rng.integers(0, img.size[0] - 95), rng.integers(0, img.size[1] - 95)
+        a = np.asarray(img)[top: top + 96, left: left + 96]
+        if rng.random() < 0.5:
+            a = a[:, ::-1]
+        ref = torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 255
+        assert (got - ref).abs().max() <= 2.5 / 255
+        same, total = same + int((got == ref).sum()), total + ref.numel()
+    assert same / total > 0.999
+    tiny = ImageFolder(None, crop=96)
+    tiny.images = [np.zeros((40, 70, 3), np.uint8)]             # smaller than the crop: upscaled
+    assert tiny[0, 1].shape == (3, 96, 96)
