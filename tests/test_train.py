@@ -108,3 +108,23 @@ def test_training_crops_match_resizing_the_whole_image():
     tiny = ImageFolder(None, crop=96)
     tiny.images = [np.zeros((40, 70, 3), np.uint8)]             # smaller than the crop: upscaled
     assert tiny[0, 1].shape == (3, 96, 96)
+
+
+def test_export_chains_the_stages_of_a_continued_run(tmp_path):
+    """A run started with --init from an exported checkpoint records every stage since the
+    start: the manifest shows the whole training, not only the last run."""
+    from codec_lib import zoo
+    from codec_lib.cli import main
+    small = dict(arch="mean-scale", N=16, M=24, batch_size=2, crop=64, lmbda=0.01)
+    fit(TrainConfig(**small, steps=3, out=str(tmp_path / "a"), checkpoint_every=3), progress=False)
+    assert main(["export", str(tmp_path / "a"), str(tmp_path / "a.pt"), "--name", "t", "--quality", "1",
+                 "--command", "first"]) == 0
+    fit(TrainConfig(**small, steps=2, out=str(tmp_path / "b"), checkpoint_every=2,
+                    init=str(tmp_path / "a.pt")), progress=False)
+    assert main(["export", str(tmp_path / "b"), str(tmp_path / "b.pt"), "--name", "t", "--quality", "1",
+                 "--command", "second"]) == 0
+    t = torch.load(tmp_path / "b.pt", weights_only=True)["meta"]["training"]
+    assert [s["command"] for s in t["stages"]] == ["first", "second"]
+    assert t["total_steps"] == 5 and t["steps"] == 2
+    assert t["stages"][1]["init"] == {"file": "a.pt", "sha256": zoo.sha256_file(tmp_path / "a.pt")}
+    assert t["total_wall_s"] == round(sum(s["wall_s"] for s in t["stages"]), 1)
