@@ -283,14 +283,15 @@ for q in committed["qualities"]:
 #   pyramid level) and a high-frequency ratio about twice as close to the originals', for a bit
 #   under 1 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
 #   that moves *along* the distortion-perception curve, not beyond it.
-# * **Against JPEG and AVIF at the same size.** Both classic codecs score *better* than our
-#   generative codec on these measures, and AVIF by 4 to 5 dB on PSNR too. Two reasons. Our
+# * **Against JPEG and AVIF at the same size.** JPEG scores *better* than our generative codec
+#   on both measures; AVIF keeps more high-frequency energy, is level on patch distance at the
+#   lower rate and better at the higher one, and leads by 3 to 5 dB on PSNR. Two reasons. Our
 #   CPU-trained codecs are far below AVIF in rate-distortion (chapter 6): the encoder throws away
 #   detail that no decoder can bring back. And the measures are blind to *what* the detail is:
 #   JPEG's block edges and ringing add high-frequency energy and sharp patches, which a patch
 #   distribution can mistake for texture. Look at the crops before trusting any single number.
 # * **Training.** HiFiC trains its generator and discriminator for days on GPUs, with a
-#   pretrained perceptual loss (LPIPS). Ours trained `g_s` for 2,000 steps on a CPU core (35
+#   pretrained perceptual loss (LPIPS). Ours trained `g_s` for 2,000 steps on a CPU core (25
 #   minutes) with the discriminator alone, and the texture it draws is partly noise-like grain,
 #   not always the right material.
 #

@@ -25,13 +25,16 @@ REFERENCE = ("mean-scale", "factorized")      # the reference families of the mo
 
 
 def _ratio_checks(name: str, ratios: list[float], where: str) -> None:
-    """Reference models: within 1 % on average at every rate, 1.5 % on every image. Every model:
-    never more than 1.5 % above its estimate (the shallow decoders' latents have outliers whose
-    likelihood is floored at 1e-9, so their estimate can exceed the real escape-coded rate)."""
+    """Reference models: within 1 % on average at every rate; on every image at most 1.5 % above
+    and 3 % below. Every model: never more than 1.5 % above its estimate. Below is the estimate
+    being pessimistic, not an overhead: a few latents far outside their predicted scale have
+    their likelihood floored at 1e-9 (30 bits each), and the coder escapes them for less (the
+    mean-scale q3 model on kodim20: 72 floored latents, real bits 2.3 % below the estimate of y;
+    the shallow decoders have more such latents)."""
     mean = sum(ratios) / len(ratios)
     if name in REFERENCE:
         assert abs(mean - 1) < 0.01, f"{where}: mean real/estimate {mean:.4f}"
-        assert all(abs(r - 1) < 0.015 for r in ratios), f"{where}: {[round(r, 4) for r in ratios]}"
+        assert all(0.97 < r < 1.015 for r in ratios), f"{where}: {[round(r, 4) for r in ratios]}"
     assert max(ratios) < 1.015, f"{where}: {[round(r, 4) for r in ratios]}"
 
 
