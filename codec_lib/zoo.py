@@ -12,6 +12,10 @@ A checkpoint file is a ``torch.save`` dict (loaded with ``weights_only=True``)::
      "lmbda": 0.013, "objective": "mse",
      "state_dict": {...float16 weights, int32 probability tables...}, "meta": {...}}
 
+A model fine-tuned from an installed one with parts frozen (the generative decoders) may store
+only what changed, with ``"parent": {"name", "quality", "weights_hash"}`` (see
+:func:`save_checkpoint`); it loads only where that parent is installed with those weights.
+
 Weights are stored in half precision (the decoder computes in float32 after loading); the
 integer probability tables are stored exactly (each CDF row as its 16-bit symbol frequencies),
 so every machine codes with the same integers.
@@ -157,14 +161,48 @@ def _write(obj: dict, path: str | os.PathLike) -> str:
 
 
 def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str, quality: int,
-                    lmbda: float, objective: str = "mse", meta: dict | None = None) -> str:
+                    lmbda: float, objective: str = "mse", meta: dict | None = None,
+                    parent: CompressionModel | None = None) -> str:
     """Write a half-precision image-model checkpoint (tables included); returns its sha256.
-    (Video models: :func:`codec_lib.video_zoo.save_video_checkpoint`.)"""
+    (Video models: :func:`codec_lib.video_zoo.save_video_checkpoint`.)
+
+    With ``parent``, an installed model that ``model`` was fine-tuned from with some parts
+    frozen (a generative decoder trained with ``--trainable g_s``), only the tensors that differ
+    from the parent's are stored, with ``"parent": {"name", "quality", "weights_hash"}``;
+    loading takes the rest from the installed parent, which must have those very weights."""
+    sd = _pack_state(model)
+    ref = None
+    if parent is not None:
+        ref = _parent_ref(parent)
+        theirs = _pack_state(parent)
+        sd = {k: v for k, v in sd.items() if not (k in theirs and torch.equal(v, theirs[k]))}
     obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality),
            "arch": {v: k for k, v in _arch_names().items()}[type(model)], "N": model.N,
            "M": model.M, "act": model.act, "synthesis": model.synthesis, "lmbda": float(lmbda),
-           "objective": objective, "state_dict": _pack_state(model), "meta": meta or {}}
+           "objective": objective, "state_dict": sd, "meta": meta or {}, **(
+               {"parent": ref} if ref else {})}
     return _write(obj, path)
+
+
+def _parent_ref(parent: CompressionModel) -> dict:
+    name, quality = getattr(parent, "codec_name", None), getattr(parent, "codec_quality", None)
+    if name is None:
+        raise ModelError("a parent model must be an installed (named) model")
+    return {"name": name, "quality": int(quality), "weights_hash": weights_hash(parent).hex()}
+
+
+def _with_parent(obj: dict, sd: dict) -> dict:
+    """The full state dict of a checkpoint stored as differences from an installed parent."""
+    ref = obj["parent"]
+    try:
+        parent = load_model(ref["name"], ref["quality"])
+    except ModelError:
+        raise ModelError(f"model {obj['name']!r} q{obj['quality']} is stored as changes to "
+                         f"{ref['name']!r} q{ref['quality']}, which is not installed") from None
+    if weights_hash(parent).hex() != ref["weights_hash"]:
+        raise ModelError(f"model {obj['name']!r} q{obj['quality']} was made from other weights of "
+                         f"{ref['name']!r} q{ref['quality']}")
+    return {**{k: v.clone() for k, v in parent.state_dict().items()}, **sd}
 
 
 def _arch_names():
@@ -222,7 +260,7 @@ def load_checkpoint(path: str | os.PathLike, sha256: str | None = None,
     else:
         model = build_model(obj["arch"], obj["N"], obj["M"], obj.get("act", "gdn"),
                             obj.get("synthesis", "deep"))
-        model.load_state_dict(sd)
+        model.load_state_dict(_with_parent(obj, sd) if obj.get("parent") else sd)
         quality, lmbda = obj["quality"], obj.get("lmbda")
     model.codec_name, model.codec_quality, model.lmbda = obj["name"], quality, lmbda
     return model.eval()

@@ -89,6 +89,18 @@ def test_decoder_only_fine_tuning_keeps_the_bitstream(tmp_path, tiny_zoo, photos
     man = zoo.read_manifest(tiny_zoo)
     e = next(e for e in man["models"] if e["name"] == "tiny-gan")
     assert e["training"]["init"]["sha256"] == zoo.sha256_file(parent_path)
+    # stored as changes to the installed parent: g_s only, and the same weights once loaded
+    obj = torch.load(out, weights_only=True)
+    assert obj["parent"]["name"] == "tiny-ms" and out.stat().st_size < parent_path.stat().st_size
+    assert obj["state_dict"] and all(k.startswith("g_s.") for k in obj["state_dict"])
+    loaded = zoo.load_model("tiny-gan", 1).state_dict()
+    assert all(torch.equal(loaded[k], v.half().float()) for k, v in child.state_dict().items()
+               if v.is_floating_point() and "scale_table" not in k)
+    obj["parent"]["weights_hash"] = "00" * 8                    # made from other parent weights
+    torch.save(obj, tiny_zoo / "other.pt")
+    with pytest.raises(zoo.ModelError, match="other weights of 'tiny-ms'"):
+        zoo.load_checkpoint(tiny_zoo / "other.pt")
+    (tiny_zoo / "other.pt").unlink()
     out.unlink()
     man["models"] = [e for e in man["models"] if e["name"] != "tiny-gan"]
     zoo._write_manifest(tiny_zoo, man)
