@@ -205,10 +205,11 @@ def _val_images(folder: str | None, crop: int) -> list[torch.Tensor]:
 
 
 def train_step(model: CompressionModel, x: torch.Tensor, opt, aux_opt, lmbda: float,
-               clip_grad: float = 1.0, adversary=None, beta: float = 0.0) -> tuple[dict, torch.Tensor]:
-    """One optimization step of ``fit`` on the batch ``x (B, 3, H, W)``: the RD loss (plus the
-    ``beta`` times the adversarial term with an ``adversary``), clipped gradients, then the auxiliary loss.
-    Returns the loss terms and the aux loss."""
+               clip_grad: float = 1.0, adversary=None,
+               beta: float = 0.0) -> tuple[dict, torch.Tensor]:
+    """One optimization step of ``fit`` on the batch ``x (B, 3, H, W)``: the RD loss (plus
+    ``beta`` times the generator loss when an ``adversary`` is given), clipped gradients, then
+    the auxiliary loss. Returns the loss terms and the aux loss."""
     cuda = x.is_cuda
     if cuda:
         x = x.contiguous(memory_format=torch.channels_last)
