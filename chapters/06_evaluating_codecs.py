@@ -174,10 +174,12 @@ print(results_table(kodak["results"], "jpeg", "ms_ssim"))
 #   is the honest state of the shipped checkpoints, and a later release with GPU-trained
 #   checkpoints will move these rows.
 # * The mean-scale hyperprior against the factorized prior (the last line of the cell before the
-#   table): the side information pays for itself (chapter 4 measured the bits it buys). Part of
-#   this gap is training, though: both families started from the same trained transforms, but
-#   the mean-scale models then trained 5,000 steps longer (13,500 against 8,900 in all). At
-#   equal budgets the previous release measured 15 %.
+#   table): the side information pays for itself (chapter 4 measured the bits it buys). How much
+#   it shows here depends on training as much as on the architecture: both families started
+#   from the same trained transforms; at 8,500 and 8,900 steps the gap was 15 %, and the last
+#   runs (13,500 and 11,400 steps in all) helped the factorized models more, whose density was
+#   the furthest from converged. Neither family is converged: read the figure as the state of
+#   these checkpoints, not as the two architectures' gap.
 # * BD-rates are only defined over the overlap of the curves; a curve that covers a narrow range
 #   of quality is compared on that range only.
 #
