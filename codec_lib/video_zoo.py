@@ -25,11 +25,8 @@ __all__ = ["intra_ref", "save_video_checkpoint", "video_model_from"]
 
 def intra_ref(intra: CompressionModel) -> dict:
     """How a video checkpoint names its intra model: installed name, quality and weights hash."""
-    from .zoo import weights_hash
-    name, quality = getattr(intra, "codec_name", None), getattr(intra, "codec_quality", None)
-    if name is None:
-        raise ModelError("the intra model must be an installed (named) model")
-    return {"name": name, "quality": int(quality), "weights_hash": weights_hash(intra).hex()}
+    from .zoo import model_ref
+    return model_ref(intra, "intra")
 
 
 def save_video_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
@@ -51,21 +48,13 @@ def video_model_from(obj: dict, sd: dict, quality: int | None) -> tuple[Compress
     """Build the codec of a loaded video checkpoint at ``quality`` (default: the middle one)
     with its installed intra model; returns ``(model, quality)``."""
     from .video_train import build_video_model
-    from .zoo import load_model, weights_hash
+    from .zoo import load_ref
     qualities = obj["qualities"]
     quality = qualities[(len(qualities) - 1) // 2] if quality is None else quality
     if quality not in qualities:
         raise ModelError(f"model {obj['name']!r} has no quality {quality}; available: {qualities}")
     k = qualities.index(quality)
-    ref = obj["intra"][k]
-    try:
-        intra = load_model(ref["name"], ref["quality"])
-    except ModelError:
-        raise ModelError(f"video model {obj['name']!r} q{quality} codes its first frame with "
-                         f"{ref['name']!r} q{ref['quality']}, which is not installed") from None
-    if weights_hash(intra).hex() != ref["weights_hash"]:
-        raise ModelError(f"video model {obj['name']!r} was trained with other weights of its intra "
-                         f"model {ref['name']!r} q{ref['quality']}")
+    intra = load_ref(obj["intra"][k], f"video model {obj['name']!r} q{quality}", "intra")
     model = build_video_model(obj["coding"], obj["N"], obj["M"], obj["C"], intra, obj["lmbdas"])
     try:
         model.load_parts(sd)

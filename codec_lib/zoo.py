@@ -34,7 +34,7 @@ from .models import CompressionModel, build_model
 
 __all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "list_models", "resolve",
            "load_model", "load_checkpoint", "save_checkpoint", "weights_hash", "weights_hashes", "sha256_file",
-           "find_model"]
+           "find_model", "model_ref", "load_ref"]
 
 CHECKPOINT_ENV = "CODEC_LIB_CHECKPOINTS"
 FORMAT = "codec_lib.checkpoint"
@@ -173,7 +173,7 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
     sd = _pack_state(model)
     ref = None
     if parent is not None:
-        ref = _parent_ref(parent)
+        ref = model_ref(parent)
         theirs = _pack_state(parent)
         sd = {k: v for k, v in sd.items() if not (k in theirs and torch.equal(v, theirs[k]))}
     obj = {"format": FORMAT, "version": 1, "name": name, "quality": int(quality),
@@ -184,24 +184,32 @@ def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
     return _write(obj, path)
 
 
-def _parent_ref(parent: CompressionModel) -> dict:
-    name, quality = getattr(parent, "codec_name", None), getattr(parent, "codec_quality", None)
+def model_ref(model: CompressionModel, role: str = "parent") -> dict:
+    """How a checkpoint names an installed model it builds on (a generative decoder's parent, a
+    video model's intra model): ``{"name", "quality", "weights_hash"}``."""
+    name, quality = getattr(model, "codec_name", None), getattr(model, "codec_quality", None)
     if name is None:
-        raise ModelError("a parent model must be an installed (named) model")
-    return {"name": name, "quality": int(quality), "weights_hash": weights_hash(parent).hex()}
+        raise ModelError(f"the {role} model must be an installed (named) model")
+    return {"name": name, "quality": int(quality), "weights_hash": weights_hash(model).hex()}
+
+
+def load_ref(ref: dict, who: str, role: str = "parent") -> CompressionModel:
+    """The installed model :func:`model_ref` named, with those very weights; otherwise a
+    :class:`ModelError` saying that ``who`` needs it as its ``role``."""
+    try:
+        model = load_model(ref["name"], ref["quality"])
+    except ModelError:
+        raise ModelError(f"{who} needs {ref['name']!r} q{ref['quality']} as its {role} model, "
+                         "which is not installed") from None
+    if weights_hash(model).hex() != ref["weights_hash"]:
+        raise ModelError(f"{who} was made with other weights of its {role} model "
+                         f"{ref['name']!r} q{ref['quality']}")
+    return model
 
 
 def _with_parent(obj: dict, sd: dict) -> dict:
     """The full state dict of a checkpoint stored as differences from an installed parent."""
-    ref = obj["parent"]
-    try:
-        parent = load_model(ref["name"], ref["quality"])
-    except ModelError:
-        raise ModelError(f"model {obj['name']!r} q{obj['quality']} is stored as changes to "
-                         f"{ref['name']!r} q{ref['quality']}, which is not installed") from None
-    if weights_hash(parent).hex() != ref["weights_hash"]:
-        raise ModelError(f"model {obj['name']!r} q{obj['quality']} was made from other weights of "
-                         f"{ref['name']!r} q{ref['quality']}")
+    parent = load_ref(obj["parent"], f"model {obj['name']!r} q{obj['quality']}")
     return {**{k: v.clone() for k, v in parent.state_dict().items()}, **sd}
 
 

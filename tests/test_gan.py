@@ -98,7 +98,7 @@ def test_decoder_only_fine_tuning_keeps_the_bitstream(tmp_path, tiny_zoo, photos
                if v.is_floating_point() and "scale_table" not in k)
     obj["parent"]["weights_hash"] = "00" * 8                    # made from other parent weights
     torch.save(obj, tiny_zoo / "other.pt")
-    with pytest.raises(zoo.ModelError, match="other weights of 'tiny-ms'"):
+    with pytest.raises(zoo.ModelError, match="other weights of its parent model 'tiny-ms'"):
         zoo.load_checkpoint(tiny_zoo / "other.pt")
     (tiny_zoo / "other.pt").unlink()
     out.unlink()
