@@ -63,14 +63,11 @@ def _lineage(init: str, training: dict) -> dict:
             "total_wall_s": round(sum(s.get("wall_s") or 0 for s in stages), 1)}
 
 
-def _installed_parent(cfg: dict):
-    """The installed model a partly frozen run (``trainable``) started from, if its ``init``
-    file is one: the export then stores only what changed (:func:`codec_lib.zoo.save_checkpoint`)."""
+def _installed_parent(sha256: str):
+    """The installed image model whose file has this sha256 (the ``--init`` of a partly frozen
+    run), if any: the export then stores only what changed (:func:`codec_lib.zoo.save_checkpoint`)."""
     from . import zoo
-    if not cfg.get("init") or not Path(cfg["init"]).is_file():
-        return None
-    sha = zoo.sha256_file(cfg["init"])
-    e = next((e for e in zoo.read_manifest()["models"] if e["sha256"] == sha
+    e = next((e for e in zoo.read_manifest()["models"] if e["sha256"] == sha256
               and e.get("kind", "image") == "image"), None)
     return zoo.load_model(e["name"], e["quality"]) if e else None
 
@@ -106,7 +103,7 @@ def cmd_export(a) -> None:
         training["init"] = {"file": Path(cfg["init"]).name, "sha256": zoo.sha256_file(cfg["init"])}
         training.update(_lineage(cfg["init"], training))
     objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
-    parent = _installed_parent(cfg) if prefixes else None
+    parent = _installed_parent(training["init"]["sha256"]) if prefixes and cfg.get("init") else None
     sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"], objective,
                               meta={"training": training}, parent=parent)
     if parent is not None:

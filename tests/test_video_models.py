@@ -152,7 +152,7 @@ def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_pa
     with pytest.raises(ModelError, match="do not match"):        # the other rate: refused
         decode_video(clv.read_bytes(), zoo.load_model("tiny-dcvc", 1))
     other = dict(obj, intra=[dict(r, weights_hash="00" * 8) for r in obj["intra"]])
-    with pytest.raises(ModelError, match="other weights of its intra model"):
+    with pytest.raises(ModelError, match="other weights of its intra"):
         video_model_from(other, zoo._unpack_state(obj["state_dict"]), 1)
     zoo._CACHE.clear()
 
