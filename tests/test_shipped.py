@@ -28,9 +28,9 @@ def _ratio_checks(name: str, ratios: list[float], where: str) -> None:
     """Reference models: within 1 % on average at every rate; on every image at most 1.5 % above
     and 3 % below. Every model: never more than 1.5 % above its estimate. Below is the estimate
     being pessimistic, not an overhead: a few latents far outside their predicted scale have
-    their likelihood floored at 1e-9 (30 bits each), and the coder escapes them for less (the
-    mean-scale q3 model on kodim20: 72 floored latents, real bits 2.3 % below the estimate of y;
-    the shallow decoders have more such latents)."""
+    their likelihood floored at 1e-9 (30 bits each), and the coder escapes them for less (an
+    earlier mean-scale q3 checkpoint on kodim20: 72 floored latents, real bits 2.3 % below the
+    estimate of y; the shallow decoders have more such latents)."""
     mean = sum(ratios) / len(ratios)
     if name in REFERENCE:
         assert abs(mean - 1) < 0.01, f"{where}: mean real/estimate {mean:.4f}"
