@@ -220,13 +220,13 @@ def export_video_run(run: str, out: str, name: str, command: str, register: bool
     file's sha256."""
     from . import zoo
     from .train import settle_quantiles
-    from .video_zoo import intra_ref, save_video_checkpoint
+    from .video_zoo import save_video_checkpoint
     ck = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=False)
     cfg = VideoTrainConfig(**ck["config"])
     intras = [zoo.load_checkpoint(p) for p in cfg.intra]
     if not intras:
         raise zoo.ModelError("the run has no intra checkpoint to refer to")
-    refs = [intra_ref(m) for m in intras] * (len(cfg.lmbdas) if len(intras) == 1 else 1)
+    refs = [zoo.model_ref(m, "intra") for m in intras] * (len(cfg.lmbdas) if len(intras) == 1 else 1)
     for r in refs:           # the zoo must hold these very intra models
         if zoo.resolve(r["name"], r["quality"]).get("weights_hash") != r["weights_hash"]:
             raise zoo.ModelError(f"install {r['name']!r} q{r['quality']} (these weights) first")

@@ -20,19 +20,13 @@ import os
 from .errors import ModelError
 from .models import CompressionModel
 
-__all__ = ["intra_ref", "save_video_checkpoint", "video_model_from"]
-
-
-def intra_ref(intra: CompressionModel) -> dict:
-    """How a video checkpoint names its intra model: installed name, quality and weights hash."""
-    from .zoo import model_ref
-    return model_ref(intra, "intra")
+__all__ = ["save_video_checkpoint", "video_model_from"]
 
 
 def save_video_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
                           qualities: list[int], intra: list[dict], meta: dict | None = None) -> str:
     """Write the P-frame parts of ``model`` (half precision, tables included) with one quality
-    and one intra reference (:func:`intra_ref`) per rate; returns the file's sha256."""
+    and one intra reference (:func:`codec_lib.zoo.model_ref`) per rate; returns the file's sha256."""
     from .zoo import FORMAT, _pack_state, _write
     if not len(qualities) == len(intra) == len(model.lmbdas):
         raise ValueError(f"need one quality and one intra model per rate ({len(model.lmbdas)})")
