@@ -4,7 +4,7 @@
 
     codec-lib compare DIR --json OUT.json [--plot OUT.png] [--table OUT.md]
                       [--models NAME ...] [--baselines jpeg webp avif jpeg2000]
-                      [--anchor jpeg] [--limit N] [--reuse OLD.json] [--record] [-q] [--force]
+                      [--anchor jpeg] [--limit N] [--reuse OLD.json ...] [--record] [-q] [--force]
 
 Evaluates every installed model at all its qualities (:func:`codec_lib.evaluate.evaluate_model`)
 and every classic codec over its sweep (:func:`codec_lib.baselines.evaluate_baseline`) on the
@@ -17,9 +17,11 @@ images in ``DIR``, then writes
 - ``OUT.md``: the Markdown tables of :func:`codec_lib.plots.results_table`, also printed.
 
 ``--models`` with no names skips the learned models, ``--baselines`` with none the classic
-codecs. ``--reuse OLD.json`` takes results from an earlier run on the same images instead of measuring
-them again: the classic codecs' (they take most of the time: 22 minutes for Kodak) if made with
-the same settings, and each model's if made with the same weights at the same qualities.
+codecs. ``--reuse OLD.json ...`` takes results from earlier runs on the same images instead of
+measuring them again: the classic codecs' (they take most of the time: 22 minutes for Kodak) if made
+with the same settings, and each model's if made with the same weights at the same qualities. With
+several files a codec's result comes from the last file that has a usable one (so a fresh
+``--models NAME`` run named after the full table refreshes that one model).
 ``--record`` writes each model's points into its manifest entry, as ``codec-lib eval --record``.
 The models' points carry ``per_image`` rows (rate, estimate, quality and times of each image).
 Everything is computed before anything is written; each output is written atomically and an
@@ -54,9 +56,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"classic codecs among {', '.join(CODECS)} (default: all; none: skip)")
     c.add_argument("--anchor", default="jpeg", help="the table's reference codec (default: jpeg)")
     c.add_argument("--limit", type=int, help="only the first N images")
-    c.add_argument("--reuse", metavar="OLD.json",
-                   help="take results of an earlier compare on the same images: the classic codecs' "
-                        "(same settings) and the models' (same weights)")
+    c.add_argument("--reuse", nargs="+", metavar="OLD.json",
+                   help="take results of earlier compares on the same images: the classic codecs' "
+                        "(same settings) and the models' (same weights); the last file wins")
     c.add_argument("--record", action="store_true",
                    help="record each model's points in the manifest (under the folder's name)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -93,10 +95,19 @@ def _figure(results: list[dict], fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _reusable(path: str, images: list, baselines: list[str], models: list[str] = ()) -> dict[str, dict]:
-    """Results of an earlier ``compare`` JSON, checked to be on the same images: the baselines'
+def _reusable(paths: list[str], images: list, baselines: list[str],
+              models: list[str] = ()) -> dict[str, dict]:
+    """Results of earlier ``compare`` JSONs, each checked to be on the same images: the baselines'
     made with the same settings, and the models' made with the same weights at the same
-    qualities (their ``weights_hash``; older results without it are measured again)."""
+    qualities (their ``weights_hash``; older results without it are measured again). A codec
+    found usable in several files is taken from the last."""
+    out = {}
+    for path in paths:
+        out.update(_reusable_one(path, images, baselines, models))
+    return out
+
+
+def _reusable_one(path: str, images: list, baselines: list[str], models: list[str]) -> dict[str, dict]:
     from .baselines import SETTINGS
     from .zoo import list_models, weights_hashes
     try:

@@ -158,7 +158,17 @@ def test_reuse_models_with_the_same_weights(fast_zoo, folder, tmp_path, capsys):
     zoo.register(path, training={"command": "tests/test_compare_cli.py", "device": "cpu"})
     rc, out, err = run(capsys, folder, "--json", third, "--baselines", "--anchor", "untrained", "--reuse", first)
     assert rc == 0 and "reusing nothing" in out, err
-    assert json.loads(third.read_text())["results"][0]["points"][0]["psnr"] != 99.0
+    fresh = json.loads(third.read_text())["results"][0]
+    assert fresh["points"][0]["psnr"] != 99.0
+    fresh["points"][0]["psnr"] = 98.0                                # marks the second file
+    doc3 = json.loads(third.read_text())
+    doc3["results"][0] = fresh
+    third.write_text(json.dumps(doc3))
+    fourth = tmp_path / "d.json"                                     # several files: the last usable wins
+    rc, out, err = run(capsys, folder, "--json", fourth, "--baselines", "--anchor", "untrained",
+                       "--reuse", first, third)
+    assert rc == 0 and "reusing nothing from" in out and "reusing untrained from" in out, err
+    assert json.loads(fourth.read_text())["results"][0]["points"][0]["psnr"] == 98.0
 
 
 @pytest.mark.parametrize("extra, message", [
