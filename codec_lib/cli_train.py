@@ -31,6 +31,8 @@ def _train_config(a):
         base["lmbda"] = LAMBDAS[a.quality]
     if "scale" in base:
         base["scale"] = tuple(base["scale"])
+    if base.get("minutes") is not None and not base["minutes"] > 0:
+        raise UsageError("--minutes must be positive")
     return TrainConfig(**base)
 
 
@@ -161,6 +163,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--lmbda", type=float, help="Lagrange multiplier (or give --quality 1..8)")
     t.add_argument("--quality", type=int, help="pick lmbda from CompressAI's quality ladder")
     t.add_argument("--steps", type=int), t.add_argument("--batch-size", dest="batch_size", type=int)
+    t.add_argument("--minutes", type=float,
+                   help="stop after this much training time (resumes counted) even before --steps")
     t.add_argument("--crop", type=int), t.add_argument("--lr", type=float)
     t.add_argument("--lr-drop", dest="lr_drop", type=float)
     t.add_argument("--proxy", choices=["mixed", "noise", "ste", "soft", "sga"])

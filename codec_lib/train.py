@@ -14,7 +14,10 @@ With ``beta > 0`` the decoder is also trained as the generator of a conditional 
 ``fit`` uses the GPU when there is one (bfloat16 autocast for the transforms, channels-last),
 shows a tqdm progress bar, writes ``last.pt`` every ``checkpoint_every`` steps (atomically) and
 resumes exactly: the batches are a function of ``(seed, step)`` (:mod:`codec_lib.data`) and the
-checkpoint holds the model, both optimizers and every random generator's state.
+checkpoint holds the model, both optimizers and every random generator's state. ``minutes``
+caps the training time instead of (or as well as) the steps, for a fixed budget such as a
+session's or a GPU lease's: the run stops with a checkpoint when the time is used up, and its
+learning-rate drop comes at ``lr_drop`` of the time if that is reached before ``lr_drop`` of the steps.
 
 Example::
 
@@ -55,6 +58,8 @@ class TrainConfig:
     synthesis: str = "deep"           # deep | two-layer | linear (shallow decoders)
     lmbda: float = 0.0130
     steps: int = 100_000
+    minutes: float | None = None      # or stop after this much training time (resumes counted);
+    # the lr drop and any annealing then follow the time used or the steps, whichever is further
     batch_size: int = 8
     crop: int = 256
     scale: tuple[float, float] = (0.6, 1.0)   # random down-scaling range of the crops
@@ -289,13 +294,17 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
                dynamic_ncols=True)
     done = [h["wall_s"] for h in history if "wall_s" in h]
     t0, run = time.time() - (done[-1] if done else 0.0), {}
+    budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
     for x in loader:
-        lr = cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
+        if done and done[-1] >= budget:            # resumed a run that had used up its time
+            break
+        used = (time.time() - t0) / budget                          # fraction of the time budget
+        late = step >= cfg.lr_drop * cfg.steps or used >= cfg.lr_drop
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = cfg.lr * (0.1 if late else 1.0)
         if cfg.anneal:                 # otherwise leave any proxy_kw the caller set alone
-            model.proxy_kw = {k: a * (b / a) ** (step / max(1, cfg.steps - 1))
-                              for k, (a, b) in cfg.anneal.items()}
+            t = min(1.0, max(step / max(1, cfg.steps - 1), used))
+            model.proxy_kw = {k: a * (b / a) ** t for k, (a, b) in cfg.anneal.items()}
         x = x.to(device, non_blocking=True)
         res, aux = train_step(model, x, opt, aux_opt, cfg.lmbda, cfg.clip_grad, adversary, cfg.beta)
         step += 1
@@ -306,8 +315,13 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         bar.update(1)
         bar.set_postfix(loss=f"{run['loss']:.3f}", bpp=f"{run['bpp']:.3f}",
                         psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}", aux=f"{run['aux']:.0f}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        out_of_time = time.time() - t0 >= budget
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})
             checkpoint(step)
+        if out_of_time:
+            break
     bar.close()
+    if step < cfg.steps:
+        print(f"stopped at step {step} of {cfg.steps}: {cfg.minutes} minutes of training used")
     return model.eval()

@@ -2,9 +2,10 @@
 import math
 from dataclasses import asdict
 
+import pytest
 import torch
 
-from codec_lib.cli import build_parser
+from codec_lib.cli import UsageError, build_parser
 from codec_lib.cli_train import _train_config
 from codec_lib.train import LAMBDAS, TrainConfig, fit, rd_loss
 
@@ -54,6 +55,19 @@ def test_cli_train_arguments_map_onto_config(tmp_path):
     cfg = _train_config(build_parser().parse_args(["train", "--config", str(conf), "--steps", "9"]))
     assert (cfg.arch, cfg.steps, cfg.scale) == ("hyperprior", 9, (0.5, 1.0))
     assert asdict(cfg)["N"] == TrainConfig().N
+
+
+def test_time_budget_stops_with_a_checkpoint(tmp_path, capsys):
+    cfg = small(tmp_path / "t", 50, minutes=1e-9)
+    fit(cfg, progress=False)                             # the budget is gone after one step
+    ck = torch.load(tmp_path / "t" / "last.pt", weights_only=False)
+    assert ck["step"] == 1 and ck["history"][-1]["wall_s"] > 60 * cfg.minutes
+    assert "stopped at step 1 of 50" in capsys.readouterr().out
+    fit(cfg, progress=False)                             # resuming a spent run trains no further
+    assert torch.load(tmp_path / "t" / "last.pt", weights_only=False)["step"] == 1
+    args = build_parser().parse_args(["train", "--minutes", "0"])
+    with pytest.raises(UsageError, match="--minutes must be positive"):
+        _train_config(args)
 
 
 def test_anneal_schedule_reaches_its_end(tmp_path):
