@@ -280,13 +280,13 @@ for q in committed["qualities"]:
 #
 # * **Generative against MSE decoder, same bits.** The generative decoder draws grain and texture
 #   where the MSE decoder smooths them away: a lower patch distance (most of the gain on the finest
-#   pyramid level) and a high-frequency ratio about twice as close to the originals', for a bit
-#   under 1 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
+#   pyramid level) and a high-frequency ratio much closer to the originals' (the printout
+#   above), for a bit under 1 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
 #   that moves *along* the distortion-perception curve, not beyond it.
 # * **Against JPEG and AVIF at the same size.** JPEG scores *better* than our generative codec
 #   on both measures; AVIF keeps more high-frequency energy, is behind our generative decoder on
-#   patch distance at the lower rate and ahead at the higher one, and leads it by about 3 to 4 dB
-#   on PSNR. Two reasons. Our
+#   patch distance at the lower rate and ahead at the higher one, and leads it by about 2.5 to
+#   4 dB on PSNR. Two reasons. Our
 #   CPU-trained codecs are far below AVIF in rate-distortion (chapter 6): the encoder throws away
 #   detail that no decoder can bring back. And the measures are blind to *what* the detail is:
 #   JPEG's block edges and ringing add high-frequency energy and sharp patches, which a patch

@@ -312,13 +312,13 @@ for anchor, v in bd.items():
 assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
-# Against all-intra coding with the same image model, our residual codec is now about level
-# (the BD-rate printed above: a few percent more rate at equal PSNR). Its P-frame parts were
+# Against all-intra coding with the same image model, our residual codec now loses (the
+# BD-rate printed above: about a fifth more rate at equal PSNR). Its P-frame parts were
 # trained with an earlier, weaker image model (8,500 steps), against which they saved a
-# quarter of the rate; the image model has since trained 12,000 steps more and the P-frame
+# quarter of the rate; the image model has since trained 19,000 steps more and the P-frame
 # parts have not. A P-frame codec has to be trained with the quality of reference it will see,
 # so retraining them is the next step (the conditional codec of chapter 9, trained the same
-# way, still saves a quarter against all-intra). Against x264 and
+# way, still saves about a sixth against all-intra). Against x264 and
 # x265 it is about eleven times as expensive: it is small (about 1.5 M parameters), trained
 # for 93 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs
