@@ -101,15 +101,19 @@ def _reusable(paths: list[str], images: list, baselines: list[str],
     made with the same settings, and the models' made with the same weights at the same
     qualities (their ``weights_hash``; older results without it are measured again). A codec
     found usable in several files is taken from the last."""
+    from .zoo import list_models, weights_hashes
+    installed = {m["name"]: m for m in list_models("image")}
+    hashes = {n: weights_hashes(n, installed[n]["qualities"]) for n in models}
     out = {}
     for path in paths:
-        out.update(_reusable_one(path, images, baselines, models))
+        out.update(_reusable_one(path, images, baselines, hashes))
     return out
 
 
-def _reusable_one(path: str, images: list, baselines: list[str], models: list[str]) -> dict[str, dict]:
+def _reusable_one(path: str, images: list, baselines: list[str],
+                  hashes: dict[str, dict]) -> dict[str, dict]:
+    """What one earlier JSON offers; ``hashes`` are the installed models' weights hashes."""
     from .baselines import SETTINGS
-    from .zoo import list_models, weights_hashes
     try:
         old = json.loads(Path(path).read_text())
         results = {r["model"]: r for r in old["results"]}
@@ -126,12 +130,11 @@ def _reusable_one(path: str, images: list, baselines: list[str], models: list[st
         if old.get("settings", {}).get(c) != SETTINGS[c]:
             raise UsageError(f"{path}: its {c} results were made with other settings or versions")
         out[c] = r
-    installed = {m["name"]: m for m in list_models("image")}
-    for n in models:
+    for n, h in hashes.items():
         r = results.get(n)
         if r is None or r.get("images") != len(images) or seen != names:
             continue
-        if r.get("weights_hash") == weights_hashes(n, installed[n]["qualities"]):
+        if r.get("weights_hash") == h:
             out[n] = r
     print(f"reusing {', '.join(out) or 'nothing'} from {path}")
     return out

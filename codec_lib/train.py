@@ -295,9 +295,8 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
     done = [h["wall_s"] for h in history if "wall_s" in h]
     t0, run = time.time() - (done[-1] if done else 0.0), {}
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
-    for x in loader:
-        if done and done[-1] >= budget:            # resumed a run that had used up its time
-            break
+    spent = bool(done) and done[-1] >= budget                   # resumed after its time was up
+    for x in () if spent else loader:
         used = (time.time() - t0) / budget                          # fraction of the time budget
         late = step >= cfg.lr_drop * cfg.steps or used >= cfg.lr_drop
         for g in opt.param_groups:
