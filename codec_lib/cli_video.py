@@ -119,6 +119,8 @@ def cmd_train_video(a) -> None:
             raise UsageError(f"{path}: no such file or folder")
     if cfg.intra and len(cfg.intra) not in (1, len(cfg.lmbdas)):
         raise UsageError(f"give one --intra checkpoint or one per rate ({len(cfg.lmbdas)})")
+    if cfg.minutes is not None and not cfg.minutes > 0:
+        raise UsageError("--minutes must be positive")
     print(json.dumps(asdict(cfg)))
     fit_video(cfg)
     print(f"finished: {cfg.out}/last.pt")
@@ -174,6 +176,7 @@ def add_parsers(sub) -> None:
     t.add_argument("--lmbdas", type=float, nargs="+", help="one Lagrange multiplier per rate")
     t.add_argument("--intra", nargs="+", help="image checkpoints for frame 0: one, or one per rate")
     t.add_argument("--steps", type=int), t.add_argument("--batch-size", dest="batch_size", type=int)
+    t.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this much training time")
     t.add_argument("--crop", type=int), t.add_argument("--chain", type=int,
                                                        help="frames per training clip (1 intra + P-frames)")
     t.add_argument("--lr", type=float), t.add_argument("--lr-drop", dest="lr_drop", type=float)

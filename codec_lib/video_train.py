@@ -17,8 +17,9 @@ Each clip batch draws one rate ``k`` and trains ``R_motion + R_frame + lmbdas[k]
 (the gains of :class:`codec_lib.video_models.Gain` give one model all the rates). During the first
 ``warmup`` steps the motion estimator is also pulled towards a good warp,
 ``+ lmbda * 255^2 * MSE(warp(x_ref_hat, v), x_t)`` (DVC's first training stage). The learning rate
-drops tenfold after ``lr_drop`` of the steps. Batches depend only on ``(seed, step)``, and a run
-resumes exactly from ``out/last.pt`` (which keeps the chain's current reference).
+drops tenfold after ``lr_drop`` of the steps (or of ``minutes``, a time budget, if that comes
+first). Batches depend only on ``(seed, step)``, and a run resumes exactly from ``out/last.pt``
+(which keeps the chain's current reference). Training runs on the GPU when there is one.
 
 Example::
 
@@ -57,6 +58,8 @@ class VideoTrainConfig:
     lmbdas: list[float] = field(default_factory=lambda: list(LMBDAS))   # one per rate
     intra: list[str] = field(default_factory=list)   # image checkpoints, one per rate (or one)
     steps: int = 10_000
+    minutes: float | None = None      # or stop after this much training time (resumes counted);
+    # the lr drop then follows the time used or the steps, whichever is further
     batch_size: int = 4
     crop: int = 128
     chain: int = 4                    # frames per clip: one intra, then chain - 1 P-frames
@@ -137,18 +140,21 @@ def _to_8bit(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round() / 255
 
 
-def fit_video(cfg: VideoTrainConfig, progress: bool = True):
-    """Train (or continue) a P-frame codec as ``cfg`` says; returns it in eval mode."""
+def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None = None):
+    """Train (or continue) a P-frame codec as ``cfg`` says, on ``device`` (default: the GPU if
+    there is one); returns it in eval mode."""
     from .zoo import load_checkpoint
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.chain < 2:
         raise ValueError("chain must be at least 2 (an intra frame and a P-frame)")
     torch.manual_seed(cfg.seed)
-    intras = [load_checkpoint(p).requires_grad_(False) for p in cfg.intra] or [None]
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    intras = [load_checkpoint(p).requires_grad_(False).to(device) for p in cfg.intra] or [None]
     if len(intras) not in (1, len(cfg.lmbdas)):
         raise ValueError(f"give one intra checkpoint or one per rate ({len(cfg.lmbdas)}), not {len(intras)}")
     model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intras[-1], cfg.lmbdas)
+    model.to(device)
     intras = [m or model.intra for m in intras]
     trainable = [n for n, _ in model.named_children() if n != "intra"]   # the intra model is frozen
     opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr, trainable)
@@ -158,7 +164,7 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
     if cfg.init and not (out / "last.pt").exists():
         _init_from(model, cfg.init)
     if (out / "last.pt").exists():
-        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+        ck = torch.load(out / "last.pt", map_location=device, weights_only=False)
         model.load_parts(ck["model"])           # the intra model is the frozen file's
         opt.load_state_dict(ck["optimizer"]), aux_opt.load_state_dict(ck["aux_optimizer"])
         step, history, ref = ck["step"], ck["history"], ck.get("ref")
@@ -169,19 +175,23 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
         m.eval()
     P, batch = cfg.chain - 1, (None, None)
     run, t0 = {}, time.time() - (history[-1]["wall_s"] if history else 0.0)
+    budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"fit {cfg.coding}")
-    while step < cfg.steps:
+    out_of_time = bool(history) and history[-1]["wall_s"] >= budget   # resumed when time was up
+    while step < cfg.steps and not out_of_time:
         i, t = divmod(step, P)                          # clip batch i, its P-frame t + 1
         if batch[0] != i:
-            batch = (i, clip_batch(photos, clips, cfg, i))
+            x, k = clip_batch(photos, clips, cfg, i)
+            batch = (i, (x.to(device, non_blocking=True), k))
         x, k = batch[1]
         if t == 0 or ref is None:
             with torch.no_grad():
                 ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])       # decoded frame 0
         model.set_rate(k)
         lmbda = cfg.lmbdas[k]
+        late = step >= cfg.lr_drop * cfg.steps or time.time() - t0 >= cfg.lr_drop * budget
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
+            g["lr"] = cfg.lr * (0.1 if late else 1.0)
         o = model(x[:, t + 1], ref)
         res = rd_loss(o, x[:, t + 1], lmbda)            # R_motion + R_frame + lmbda 255^2 MSE
         loss = res["loss"]
@@ -202,12 +212,15 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True):
             run[key] = 0.98 * run.get(key, v) + 0.02 * v
         bar.update(1)
         bar.set_postfix(bpp=f"{run['bpp']:.3f}", psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            history.append({"step": step, "wall_s": time.time() - t0, **run})
+        out_of_time = time.time() - t0 >= budget
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+            history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})
             _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "aux_optimizer": aux_opt.state_dict(), "step": step, "history": history,
                           "rng": _rng_state(), "ref": ref, "config": asdict(cfg)}, out / "last.pt")
     bar.close()
+    if step < cfg.steps:
+        print(f"stopped at step {step} of {cfg.steps}: {cfg.minutes} minutes of training used")
     return model.eval()
 
 
@@ -236,7 +249,9 @@ def export_video_run(run: str, out: str, name: str, command: str, register: bool
     model = build_video_model(cfg.coding, cfg.N, cfg.M, cfg.C, intras[-1], cfg.lmbdas)
     model.load_parts(ck["model"])           # the intra model is the frozen file's
     aux = settle_quantiles(model, skip=("intra.",))
-    training = {"command": command, "config": asdict(cfg), "steps": ck["step"], "device": "cpu",
+    devices = [h["device"] for h in ck["history"] if "device" in h]   # runs before it: the CPU
+    training = {"command": command, "config": asdict(cfg), "steps": ck["step"],
+                "device": devices[-1] if devices else "cpu",
                 "wall_s": round(ck["history"][-1]["wall_s"], 1) if ck["history"] else None,
                 "data": ", ".join(cfg.clips + cfg.photos) or "embedded sample photos",
                 "aux_loss_settled": round(aux, 2)}

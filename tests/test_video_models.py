@@ -108,6 +108,23 @@ def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, tmp_path, coding)
     assert np.array_equal(decode_video(enc.data, a), enc.frames)
 
 
+def test_video_time_budget_stops_with_a_checkpoint(tiny_zoo, clip, tmp_path, capsys):
+    from codec_lib.video_train import VideoTrainConfig, fit_video
+    src = tmp_path / "clip.y4m"
+    write_y4m(src, clip)
+    cfg = VideoTrainConfig(N=16, M=24, C=8, lmbdas=[0.005, 0.02], steps=50, minutes=1e-9,
+                           batch_size=1, crop=48, chain=3, clips=[str(src)], threads=1,
+                           intra=[str(tiny_zoo / "tiny-ms.pt")], out=str(tmp_path / "v"))
+    fit_video(cfg, progress=False)                       # the budget is gone after one step
+    ck = torch.load(tmp_path / "v" / "last.pt", weights_only=False)
+    assert ck["step"] == 1 and ck["history"][-1]["device"] == "cpu"
+    assert "stopped at step 1 of 50" in capsys.readouterr().out
+    fit_video(cfg, progress=False)                       # resuming a spent run trains no further
+    assert torch.load(tmp_path / "v" / "last.pt", weights_only=False)["step"] == 1
+    assert main(["train-video", "--minutes", "0", "--out", str(tmp_path / "w")]) == 1
+    assert "--minutes must be positive" in capsys.readouterr().err
+
+
 def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_path, capsys, monkeypatch):
     """A trained run exported into a zoo: one file for both rates, without the intra model;
     `models --json` says kind video and its coding; compress-video / decompress-video code I
@@ -125,6 +142,8 @@ def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_pa
                  "--crop", "48", "--intra", str(folder / "tiny-ms.pt"), "--out", str(run)]) == 0
     assert main(["export-video", str(run), str(folder / "tiny-dcvc.pt"), "--name", "tiny-dcvc",
                  "--command", "tests", "--register"]) == 0
+    assert all(e["training"]["device"] == "cpu" for e in zoo.read_manifest(folder)["models"]
+               if e["name"] == "tiny-dcvc")
     assert main(["train-video", "--intra", str(tmp_path / "none.pt"), "--out", str(run)]) == 1
     assert "no such file" in capsys.readouterr().err
     obj = torch.load(folder / "tiny-dcvc.pt", weights_only=True)
