@@ -1,0 +1,78 @@
+#!/bin/bash
+# One training stage of the four shipped mean-scale rates on a lent GPU, in one device call.
+#
+# The device tool sends the working tree (at most 64 MiB: the tracked files take about 45) and
+# nothing beside it, and the GPU machine has PyTorch but not this project's venv. So:
+#
+#   here:        scripts/gpu_stage.sh prepare            # BSDS500 train + 16 val images -> .gpu_data/
+#   on the GPU:  scripts/gpu_stage.sh run MINUTES SEED   # device run, carry [".gpu_data"]; files -> $OUT
+#   here:        scripts/gpu_stage.sh install FOLDER     # FOLDER: the run's files_at; registers them
+#
+# `run` trains q2..q5 side by side on the one GPU, each from its shipped file
+# (data/checkpoints/mean-scale-qQ.pt), for MINUTES of training (`train --minutes`: lr 1e-4, 1e-5
+# for the last quarter of the time), batch 16 of 256x256 crops, then exports each run (half
+# precision, lineage recorded) to $OUT/mean-scale-qQ.pt, with the logs in $OUT/logs.tar.gz.
+# Only BSDS500 *train* travels (train + test do not fit beside the tracked files); the 16
+# validation crops are the ones every CPU stage reported. `install` copies the four files into
+# data/checkpoints/ and registers them; then redo what depends on mean-scale (README, "Models").
+# Off a GPU, `run` trains on the CPU (a tiny MINUTES checks the script end to end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QUALITIES=${QUALITIES:-2 3 4 5}
+case "${1:-}" in
+prepare)
+    src=${CODEC_LIB_DATA:?set CODEC_LIB_DATA to the folder holding bsds500/}/bsds500
+    rm -rf .gpu_data && mkdir -p .gpu_data/bsds500/train .gpu_data/bsds500/val
+    cp "$src"/train/*.jpg .gpu_data/bsds500/train/
+    ls "$src"/val/*.jpg | sort | head -16 | xargs -I{} cp {} .gpu_data/bsds500/val/
+    du -sh .gpu_data
+    ;;
+run)
+    minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
+    out=${OUT:-runs/gpu-out}; mkdir -p "$out" runs/gpu-logs
+    py=${PYTHON:-python3}
+    export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+    $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+    cmd() { echo "codec-lib --threads 2 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
+        "--steps 1000000 --minutes $minutes --batch-size 16 --crop 256 --lr 1e-4 --lr-drop 0.75" \
+        "--seed $seed --workers 3 --train .gpu_data/bsds500/train --val .gpu_data/bsds500/val" \
+        "--out runs/gpu-q$1-s$seed --checkpoint-every 1000 --init data/checkpoints/mean-scale-q$1.pt"; }
+    pids=()
+    for q in $QUALITIES; do
+        # shellcheck disable=SC2046
+        $py -m codec_lib $(cmd "$q" | sed 's/^codec-lib //') > "runs/gpu-logs/train-q$q.log" 2>&1 &
+        pids+=($!)
+    done
+    status=0
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    for q in $QUALITIES; do
+        cp "runs/gpu-q$q-s$seed/history.json" "runs/gpu-logs/history-q$q.json" || true
+        tail -c 600 "runs/gpu-logs/train-q$q.log" | tr '\r' '\n' | tail -3
+        [ "$status" = 0 ] && $py -m codec_lib export "runs/gpu-q$q-s$seed" "$out/mean-scale-q$q.pt" \
+            --name mean-scale --quality "$q" --command "$(cmd "$q")" --force \
+            --data "BSDS500 train (200 images), validated on 16 BSDS500 val images"
+    done
+    tar czf "$out/logs.tar.gz" -C runs gpu-logs
+    exit $status
+    ;;
+install)
+    folder=${2:?folder holding mean-scale-qQ.pt}
+    py=${PYTHON:-.venv/bin/python}
+    for q in $QUALITIES; do
+        [ -f "$folder/mean-scale-q$q.pt" ] || { echo "no $folder/mean-scale-q$q.pt" >&2; exit 1; }
+    done
+    for q in $QUALITIES; do cp "$folder/mean-scale-q$q.pt" "data/checkpoints/mean-scale-q$q.pt"; done
+    $py - $QUALITIES <<'EOF'
+import sys
+from codec_lib import zoo
+for q in map(int, sys.argv[1:]):
+    e = zoo.register(f"data/checkpoints/mean-scale-q{q}.pt", default=(q == 4))
+    t = e["training"]
+    print(f"mean-scale q{q}: {t['steps']} steps on {t['device']} ({t.get('total_steps')} in all), sha256 {e['sha256'][:16]}")
+EOF
+    ;;
+*)
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+    exit 2
+    ;;
+esac
