@@ -109,7 +109,9 @@ def cmd_compress(a) -> None:
     model = _model(a.model, a.quality)
     if getattr(model, "coding", None):
         raise UsageError(f"{a.model} is a video model: use compress-video")
-    enc = encode_image(img, model, coder=_coder(a))
+    if a.refine < 0:
+        raise UsageError("--refine must be 0 or more")
+    enc = encode_image(img, model, coder=_coder(a), refine=a.refine)
     _write_atomic(out, lambda f: f.write(enc.data))
     W, H = img.size
     h = enc.header
@@ -189,13 +191,19 @@ def cmd_eval(a) -> None:
     out = _check_output(a.dir, a.json, a.force)
     if not Path(a.dir).is_dir():
         raise UsageError(f"{a.dir}: no such folder")
+    if a.refine < 0:
+        raise UsageError("--refine must be 0 or more")
+    if a.refine and a.record:
+        raise UsageError("--record keeps the model's own points: not with --refine")
     images = eval_images(a.dir, limit=a.limit)
     if not images:
         raise UsageError(f"{a.dir}: no images found")
-    res = evaluate_model(images, a.model, a.quality, progress=not a.quiet, per_image=a.per_image)
+    res = evaluate_model(images, a.model, a.quality, progress=not a.quiet, per_image=a.per_image,
+                         refine=a.refine)
     _write_atomic(out, lambda f: f.write((json.dumps(res, indent=2) + "\n").encode()))
     for p in res["points"]:
-        print(f"q{p['quality']}: {p['bpp']:.4f} bpp (est {p['est_bpp']:.4f}), {p['psnr']:.2f} dB, "
+        est = f" (est {p['est_bpp']:.4f})" if p["est_bpp"] is not None else ""
+        print(f"q{p['quality']}: {p['bpp']:.4f} bpp{est}, {p['psnr']:.2f} dB, "
               f"MS-SSIM {p['ms_ssim']:.4f}, enc {p['enc_s']:.2f} s, dec {p['dec_s']:.2f} s")
     if a.record:
         record_points(res, a.dir, a.json)
@@ -230,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="installed model name or checkpoint path (default: the default model)")
     c.add_argument("--quality", type=int, help="quality level of the model (default: its default)")
     c.add_argument("--coder", choices=["rans", "reference"], help="entropy coder (same bytes)")
+    c.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="optimize the latents for this image first (slower encoding, same decoder)")
     c.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
     c.set_defaults(func=cmd_compress)
 
@@ -255,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quality", type=int, nargs="+", help="qualities (default: all)")
     e.add_argument("--limit", type=int, help="only the first N images")
     e.add_argument("--per-image", action="store_true", help="also record every image's figures")
+    e.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="encode with latent refinement (codec_lib.refine); the result is named NAME+refineSTEPS")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     e.add_argument("--record", action="store_true",
                    help="store the points in the models' manifest entries, under DIR's name")

@@ -98,15 +98,21 @@ def model_strings(model: CompressionModel) -> int:
 
 
 @torch.no_grad()
-def encode_image(img: Image.Image, model: CompressionModel, coder=None) -> Encoded:
-    """Compress a PIL image into a complete file; also returns the decoder's exact output."""
+def encode_image(img: Image.Image, model: CompressionModel, coder=None, refine: int = 0) -> Encoded:
+    """Compress a PIL image into a complete file; also returns the decoder's exact output.
+    ``refine`` > 0 optimizes the latents for this image with that many gradient steps before
+    coding (:mod:`codec_lib.refine`): slower encoding, the same decoder."""
     from .zoo import weights_hash
     rgb, alpha, mode, depth = prepare_image(img)
     H, W = rgb.shape[:2]
     model.eval()
     dev = next(model.parameters()).device
     x = to_tensor(rgb).to(dev)                                   # (1, 3, H, W)
-    enc = model.compress(x, coder=coder, return_x_hat=True)
+    latents = None
+    if refine:
+        from .refine import refine_latents
+        latents = refine_latents(model, x, steps=refine)["latents"]
+    enc = model.compress(x, coder=coder, return_x_hat=True, latents=latents)
     groups = [list(s) for s in enc["strings"]]
     if alpha is not None:
         groups.append([zlib.compress(alpha.tobytes(), 9)])

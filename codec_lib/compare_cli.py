@@ -4,7 +4,8 @@
 
     codec-lib compare DIR --json OUT.json [--plot OUT.png] [--table OUT.md]
                       [--models NAME ...] [--baselines jpeg webp avif jpeg2000]
-                      [--anchor jpeg] [--limit N] [--reuse OLD.json ...] [--record] [-q] [--force]
+                      [--anchor jpeg] [--limit N] [--reuse OLD.json ...] [--refine STEPS]
+                      [--record] [-q] [--force]
 
 Evaluates every installed model at all its qualities (:func:`codec_lib.evaluate.evaluate_model`)
 and every classic codec over its sweep (:func:`codec_lib.baselines.evaluate_baseline`) on the
@@ -22,7 +23,11 @@ measuring them again: the classic codecs' (they take most of the time: 22 minute
 with the same settings, and each model's if made with the same weights at the same qualities. With
 several files a codec's result comes from the last file that has a usable one (so a fresh
 ``--models NAME`` run named after the full table refreshes that one model).
-``--record`` writes each model's points into its manifest entry, as ``codec-lib eval --record``.
+``--refine STEPS`` also measures each model with encoder-side latent refinement
+(:mod:`codec_lib.refine`), as a codec of its own named ``NAME+refineSTEPS`` (same decoder, same
+weights; reused like the model itself).
+``--record`` writes each model's points into its manifest entry, as ``codec-lib eval --record``
+(the plain models' only).
 The models' points carry ``per_image`` rows (rate, estimate, quality and times of each image).
 Everything is computed before anything is written; each output is written atomically and an
 existing one is replaced only with ``--force``.
@@ -59,6 +64,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--reuse", nargs="+", metavar="OLD.json",
                    help="take results of earlier compares on the same images: the classic codecs' "
                         "(same settings) and the models' (same weights); the last file wins")
+    c.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="also measure each model with STEPS of encoder-side latent refinement")
     c.add_argument("--record", action="store_true",
                    help="record each model's points in the manifest (under the folder's name)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -96,7 +103,7 @@ def _figure(results: list[dict], fmt: str) -> bytes:
 
 
 def _reusable(paths: list[str], images: list, baselines: list[str],
-              models: list[str] = ()) -> dict[str, dict]:
+              models: list[str] = (), refine: int = 0) -> dict[str, dict]:
     """Results of earlier ``compare`` JSONs, each checked to be on the same images: the baselines'
     made with the same settings, and the models' made with the same weights at the same
     qualities (their ``weights_hash``; older results without it are measured again). A codec
@@ -104,6 +111,8 @@ def _reusable(paths: list[str], images: list, baselines: list[str],
     from .zoo import list_models, weights_hashes
     installed = {m["name"]: m for m in list_models("image")}
     hashes = {n: weights_hashes(n, installed[n]["qualities"]) for n in models}
+    if refine:                                   # the same weights, refined at encoding
+        hashes.update({f"{n}+refine{refine}": h for n, h in list(hashes.items())})
     out = {}
     for path in paths:
         out.update(_reusable_one(path, images, baselines, hashes))
@@ -152,6 +161,8 @@ def cmd_compare(a) -> None:
         raise UsageError(f"{a.dir}: no such folder")
     if a.limit is not None and a.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if a.refine < 0:
+        raise UsageError("--refine must be 0 or more")
     installed = {m["name"]: m for m in list_models("image")}
     names = list(installed) if a.models is None else list(dict.fromkeys(a.models))
     unknown = [n for n in names if n not in installed]
@@ -167,15 +178,21 @@ def cmd_compare(a) -> None:
     if not images:
         raise UsageError(f"{a.dir}: no images found")
 
-    reused = _reusable(a.reuse, images, baselines, names) if a.reuse else {}
+    reused = _reusable(a.reuse, images, baselines, names, a.refine) if a.reuse else {}
     results = [reused.get(n) or evaluate_model(images, n, progress=not a.quiet, per_image=True)
                for n in names]
+    refined = {f"{n}+refine{a.refine}": n for n in names} if a.refine else {}
+    results += [reused.get(r) or evaluate_model(images, n, progress=not a.quiet, per_image=True,
+                                                refine=a.refine) for r, n in refined.items()]
     results += [reused.get(c) or evaluate_baseline(images, c, progress=not a.quiet)
                 for c in baselines]
     doc = {"images": len(images), "dir": str(Path(a.dir).resolve()),
            "names": [n for n, _ in images], "results": results,
            "bd_rate": {m: bd_rate_matrix(results, m) for m in ("psnr", "ms_ssim")},
            "settings": {**{n: _describe_model(installed[n]) for n in names},
+                        **{r: f"{_describe_model(installed[n])}; the encoder refines each image's "
+                              f"latents ({a.refine} steps of codec_lib.refine), same decoder"
+                           for r, n in refined.items()},
                         **{c: SETTINGS[c] for c in baselines}}}
     tables = (f"BD-rate on PSNR (negative: fewer bits than the column's codec at equal PSNR), "
               f"{len(images)} images of {a.dir}:\n\n{results_table(results, a.anchor)}\n\n"
@@ -192,5 +209,5 @@ def cmd_compare(a) -> None:
     print(tables, end="")
     if a.record:
         from .cli import record_points
-        for r in results[: len(names)]:
+        for r in results[: len(names)]:                 # the plain models
             record_points(r, a.dir, a.json)

@@ -77,17 +77,21 @@ def rd_points(images: list[tuple[str, Image.Image]], qualities: list, coder: Cal
 
 def evaluate_model(images: list[tuple[str, Image.Image]], name: str | None = None,
                    qualities: list[int] | None = None, progress: bool = True,
-                   per_image: bool = False) -> dict:
-    """Evaluate installed model ``name`` at ``qualities`` (default: all) on ``images``."""
+                   per_image: bool = False, refine: int = 0) -> dict:
+    """Evaluate installed model ``name`` at ``qualities`` (default: all) on ``images``.
+    With ``refine`` > 0 the encoder optimizes each image's latents with that many steps
+    (:mod:`codec_lib.refine`; no ``est_bpp`` then) and the
+    result is named ``NAME+refineSTEPS``, with ``"refine": STEPS``."""
     from .zoo import weights_hashes
     name, models = load_qualities(name, qualities)
     qualities = list(models)
-    coder = lambda q: (lambda img: encode_image(img, models[q]).data,       # noqa: E731
+    coder = lambda q: (lambda img: encode_image(img, models[q], refine=refine).data,  # noqa: E731
                        lambda data: decode_image(data, models[q]))
-    points = rd_points(images, qualities, coder, lambda q, img: estimate_bits(models[q], img),
-                       f"eval {name}", progress, per_image)
-    return {"model": name, "images": len(images), "points": points,
-            "weights_hash": weights_hashes(name, qualities)}
+    label = f"{name}+refine{refine}" if refine else name
+    estimate = None if refine else (lambda q, img: estimate_bits(models[q], img))
+    points = rd_points(images, qualities, coder, estimate, f"eval {label}", progress, per_image)
+    return {"model": label, "images": len(images), "points": points,
+            "weights_hash": weights_hashes(name, qualities), **({"refine": refine} if refine else {})}
 
 
 def load_qualities(name: str | None, qualities: list[int] | None = None) -> tuple[str, dict]:

@@ -102,11 +102,14 @@ class CompressionModel(nn.Module):
         return out
 
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, coder=None, return_x_hat: bool = False) -> dict:
+    def compress(self, x: torch.Tensor, coder=None, return_x_hat: bool = False,
+                 latents: dict | None = None) -> dict:
         """Code ``x``; with ``return_x_hat`` also give the encoder's reconstruction, which is
-        bit-identical to what ``decompress`` will produce."""
+        bit-identical to what ``decompress`` will produce. ``latents`` (``{"y", "z"}`` of the
+        padded ``x``, e.g. from :func:`codec_lib.refine.refine_latents`) replace ``g_a`` and
+        ``h_a``'s output."""
         H, W = x.shape[-2:]
-        out, y_hat = self._compress(pad_to(x, self.downsampling), coder)
+        out, y_hat = self._compress(pad_to(x, self.downsampling), coder, latents or {})
         out["size"] = (H, W)
         if return_x_hat:
             x_hat = self.g_s(_channels_last(y_hat.float()))
@@ -150,8 +153,8 @@ class FactorizedPrior(CompressionModel):
         y_hat, y_likelihoods = self._q(self.entropy_bottleneck, y)
         return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods}, "y_hat": y_hat}
 
-    def _compress(self, x, coder):
-        y = self.g_a(x)
+    def _compress(self, x, coder, latents):
+        y = latents["y"] if "y" in latents else self.g_a(x)
         eb = self.entropy_bottleneck
         y_hat = eb.round(y)
         return {"strings": [eb.compress(y, coder)], "shape": tuple(y.shape[-2:])}, y_hat
@@ -206,9 +209,9 @@ class ScaleHyperprior(CompressionModel):
         return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods},
                 "y_hat": y_hat}
 
-    def _compress(self, x, coder):
-        y = self.g_a(x)
-        z = self.h_a(self._hyper_in(y))
+    def _compress(self, x, coder, latents):
+        y = latents["y"] if "y" in latents else self.g_a(x)
+        z = latents["z"] if "z" in latents else self.h_a(self._hyper_in(y))
         eb = self.entropy_bottleneck
         z_strings = eb.compress(z, coder)
         z_hat = eb.round(z)
