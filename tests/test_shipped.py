@@ -159,6 +159,24 @@ def test_shipped_video_models_code_every_rate_bit_exactly(shipped_model):
         assert rates == sorted(rates) and quality == sorted(quality), (m["name"], rates, quality)
 
 
+def test_recorded_refinement_results_are_of_the_shipped_weights(shipped_model):
+    """The committed Kodak refinement comparison: the default model's current weights, plain and
+    refined, on all 24 images; refinement needs fewer bits for the same PSNR."""
+    import json
+    from codec_lib.bdrate import bd_rate
+    from codec_lib.data import results_dir
+    path = results_dir() / "kodak-refine.json"
+    if not path.exists():
+        pytest.skip("no committed refinement results")
+    doc = json.loads(path.read_text())
+    by_name = {r["model"]: r for r in doc["results"]}
+    plain, refined = by_name["mean-scale"], next(r for r in doc["results"] if r.get("refine"))
+    assert refined["model"] == f"mean-scale+refine{refined['refine']}" and doc["images"] == 24
+    qualities = [p["quality"] for p in plain["points"]]
+    assert plain["weights_hash"] == refined["weights_hash"] == zoo.weights_hashes("mean-scale", qualities)
+    assert bd_rate(plain, refined) < 0
+
+
 def test_recorded_video_results_are_of_the_shipped_weights(shipped_model):
     """The committed BasketballPass comparison holds every shipped video model with its current
     weights, x264 and x265, on 32 frames; conditional coding beats residual coding by 10 %."""
