@@ -66,14 +66,16 @@ def rd_of_latents(model: CompressionModel, latents: dict, x: torch.Tensor, size:
     return {"loss": bpp + model.lmbda * 255**2 * mse, "bpp": bpp, "mse": mse}
 
 
-def refine_latents(model: CompressionModel, x: torch.Tensor, steps: int = 100, lr: float = 1e-2,
+def refine_latents(model: CompressionModel, x: torch.Tensor, steps: int = 100, lr: float = 0.1,
                    tau: tuple[float, float] = (0.5, 0.05), every: int = 10,
                    progress: bool = False) -> dict:
     """Optimize the latents of ``x (1, 3, H, W)`` for ``model`` (which needs its ``lmbda``).
 
     Returns ``{"latents": {"y", "z"}, "history": [{"step", "loss", "bpp", "psnr"}, ...]}``:
     the best latents met under hard rounding and the real (rounded) loss at each check.
-    ``steps=0`` returns the encoder's own latents.
+    ``steps=0`` returns the encoder's own latents. The steps are Adam's, on ``y`` and ``z``
+    together; ``lr=0.1`` was chosen on BSDS500 validation photos with the shipped mean-scale
+    model (0.003 to 0.2 tried, at 40 and 100 steps; never on Kodak).
     """
     if steps < 0:
         raise ValueError("steps must be 0 or more")
