@@ -9,6 +9,7 @@ One concept per module:
 - :mod:`codec_lib.bitstream`       the file format
 - :mod:`codec_lib.models`          factorized prior, scale and mean-scale hyperpriors
 - :mod:`codec_lib.codec`           images to files and back (mode policy, padding)
+- :mod:`codec_lib.refine`          encoder-side latent refinement (same decoder)
 - :mod:`codec_lib.zoo`             trained checkpoints and their manifest
 - :mod:`codec_lib.train`           the rate-distortion loss and ``fit``
 - :mod:`codec_lib.data`            image folders and the embedded sample photos
