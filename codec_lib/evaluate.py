@@ -80,8 +80,8 @@ def evaluate_model(images: list[tuple[str, Image.Image]], name: str | None = Non
                    per_image: bool = False, refine: int = 0) -> dict:
     """Evaluate installed model ``name`` at ``qualities`` (default: all) on ``images``.
     With ``refine`` > 0 the encoder optimizes each image's latents with that many steps
-    (:mod:`codec_lib.refine`; no ``est_bpp`` then) and the
-    result is named ``NAME+refineSTEPS``, with ``"refine": STEPS``."""
+    (:mod:`codec_lib.refine`; no ``est_bpp`` then) and the result is named
+    ``NAME+refineSTEPS``, with ``"refine": STEPS``."""
     from .zoo import weights_hashes
     name, models = load_qualities(name, qualities)
     qualities = list(models)
