@@ -20,7 +20,7 @@ who has it. Only encoding is slower (each step is a forward and backward pass of
     model = zoo.load_model()
     enc = codec.encode_image(img, model, refine=100)      # or codec-lib compress --refine 100
 
-    # by hand, on a tensor x (1, 3, H, W) in [0, 1] whose sides are multiples of 64:
+    # by hand, on a tensor x (1, 3, H, W) in [0, 1] (both pad it the same way inside):
     res = refine_latents(model, x, steps=100)
     out = model.compress(x, latents=res["latents"])
 """
