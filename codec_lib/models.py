@@ -95,9 +95,20 @@ class CompressionModel(nn.Module):
             if hasattr(m, "update_tables") and m is not self:
                 m.update_tables(force)
 
+    def analysis(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The latents the encoder codes for a padded ``x``: ``{"y"}`` (and ``"z"``)."""
+        raise NotImplementedError
+
+    def from_latents(self, latents: dict, quantize=None) -> dict:
+        """``x_hat``, ``likelihoods`` and ``y_hat`` of ``latents``, each quantized by
+        ``quantize(entropy_model, values, *params, **kw) -> (hat, likelihoods)`` (default: the
+        training proxy in train mode, rounding in eval mode); :mod:`codec_lib.refine` passes
+        its own."""
+        raise NotImplementedError
+
     def forward(self, x: torch.Tensor) -> dict:
         H, W = x.shape[-2:]
-        out = self._forward(pad_to(x, self.downsampling))
+        out = self.from_latents(self.analysis(pad_to(x, self.downsampling)))
         out["x_hat"] = out["x_hat"][..., :H, :W]
         return out
 
@@ -107,9 +118,9 @@ class CompressionModel(nn.Module):
         """Code ``x``; with ``return_x_hat`` also give the encoder's reconstruction, which is
         bit-identical to what ``decompress`` will produce. ``latents`` (``{"y", "z"}`` of the
         padded ``x``, e.g. from :func:`codec_lib.refine.refine_latents`) replace ``g_a`` and
-        ``h_a``'s output."""
+        ``h_a``'s output (:meth:`analysis`)."""
         H, W = x.shape[-2:]
-        out, y_hat = self._compress(pad_to(x, self.downsampling), coder, latents or {})
+        out, y_hat = self._compress(latents or self.analysis(pad_to(x, self.downsampling)), coder)
         out["size"] = (H, W)
         if return_x_hat:
             x_hat = self.g_s(_channels_last(y_hat.float()))
@@ -148,13 +159,15 @@ class FactorizedPrior(CompressionModel):
         self.g_s = synthesis_transform(N, M, act, kind=synthesis)
         self.entropy_bottleneck = EntropyBottleneck(M)
 
-    def _forward(self, x):
-        y = self.g_a(x)
-        y_hat, y_likelihoods = self._q(self.entropy_bottleneck, y)
+    def analysis(self, x):
+        return {"y": self.g_a(x)}                         # (B, M, H/16, W/16)
+
+    def from_latents(self, latents, quantize=None):
+        y_hat, y_likelihoods = (quantize or self._q)(self.entropy_bottleneck, latents["y"])
         return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods}, "y_hat": y_hat}
 
-    def _compress(self, x, coder, latents):
-        y = latents["y"] if "y" in latents else self.g_a(x)
+    def _compress(self, latents, coder):
+        y = latents["y"]
         eb = self.entropy_bottleneck
         y_hat = eb.round(y)
         return {"strings": [eb.compress(y, coder)], "shape": tuple(y.shape[-2:])}, y_hat
@@ -200,18 +213,20 @@ class ScaleHyperprior(CompressionModel):
         out = self._double_call(self.h_s, z_hat) if double else self.h_s(z_hat)
         return out, None
 
-    def _forward(self, x):
-        y = self.g_a(x)
-        z = self.h_a(self._hyper_in(y))
-        z_hat, z_likelihoods = self._q(self.entropy_bottleneck, z)
+    def analysis(self, x):
+        y = self.g_a(x)                                   # (B, M, H/16, W/16)
+        return {"y": y, "z": self.h_a(self._hyper_in(y))}  # z: (B, N, H/64, W/64)
+
+    def from_latents(self, latents, quantize=None):
+        q = quantize or self._q
+        z_hat, z_likelihoods = q(self.entropy_bottleneck, latents["z"])
         scales, means = self._params(z_hat)
-        y_hat, y_likelihoods = self._q(self.gaussian_conditional, y, scales, means=means)
+        y_hat, y_likelihoods = q(self.gaussian_conditional, latents["y"], scales, means=means)
         return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods},
                 "y_hat": y_hat}
 
-    def _compress(self, x, coder, latents):
-        y = latents["y"] if "y" in latents else self.g_a(x)
-        z = latents["z"] if "z" in latents else self.h_a(self._hyper_in(y))
+    def _compress(self, latents, coder):
+        y, z = latents["y"], latents["z"]
         eb = self.entropy_bottleneck
         z_strings = eb.compress(z, coder)
         z_hat = eb.round(z)

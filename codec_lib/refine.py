@@ -34,15 +34,7 @@ from tqdm.auto import tqdm
 
 from .models import CompressionModel, pad_to
 
-__all__ = ["refine_latents", "rd_of_latents", "encoder_latents"]
-
-
-def encoder_latents(model: CompressionModel, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """What the encoder would code for ``x`` (padded): ``{"y"}``, and ``"z"`` with a hyperprior."""
-    y = model.g_a(x)                                             # (B, M, H/16, W/16)
-    if not hasattr(model, "h_a"):
-        return {"y": y}
-    return {"y": y, "z": model.h_a(model._hyper_in(y))}           # (B, N, H/64, W/64)
+__all__ = ["refine_latents", "rd_of_latents"]
 
 
 def rd_of_latents(model: CompressionModel, latents: dict, x: torch.Tensor, size: tuple[int, int],
@@ -51,17 +43,10 @@ def rd_of_latents(model: CompressionModel, latents: dict, x: torch.Tensor, size:
     the latents quantized by ``mode`` (``"round"``: what the file will hold, up to the float64
     entropy parameters used at coding time)."""
     H, W = size
-    if "z" in latents:
-        z_hat, z_lik = model.entropy_bottleneck(latents["z"], mode=mode, **kw)
-        scales, means = model._params(z_hat)
-        y_hat, y_lik = model.gaussian_conditional(latents["y"], scales, means=means, mode=mode, **kw)
-        likelihoods = [y_lik, z_lik]
-    else:
-        y_hat, y_lik = model.entropy_bottleneck(latents["y"], mode=mode, **kw)
-        likelihoods = [y_lik]
-    x_hat = model.g_s(y_hat)[..., :H, :W]
+    out = model.from_latents(latents, lambda em, *args, **kwargs: em(*args, mode=mode, **kwargs, **kw))
+    x_hat = out["x_hat"][..., :H, :W]
     x_hat = x_hat.clamp(0, 1) if model.clamp else x_hat             # as the decoder shows it
-    bpp = sum(-torch.log2(lik).sum() for lik in likelihoods) / (x.shape[0] * H * W)
+    bpp = sum(-torch.log2(lik).sum() for lik in out["likelihoods"].values()) / (x.shape[0] * H * W)
     mse = F.mse_loss(x_hat, x[..., :H, :W])
     return {"loss": bpp + model.lmbda * 255**2 * mse, "bpp": bpp, "mse": mse}
 
@@ -91,7 +76,7 @@ def refine_latents(model: CompressionModel, x: torch.Tensor, steps: int = 100, l
         for p in params:                                        # the model is fixed
             p.requires_grad_(False)
         with torch.no_grad():
-            lat = {k: v.detach().clone() for k, v in encoder_latents(model, x).items()}
+            lat = {k: v.detach().clone() for k, v in model.analysis(x).items()}
         history, best = [], (math.inf, None)
 
         def check(step):

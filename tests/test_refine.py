@@ -10,7 +10,7 @@ from codec_lib.codec import decode_image, encode_image
 from codec_lib.data import to_tensor
 from codec_lib.metrics import psnr
 from codec_lib.models import pad_to
-from codec_lib.refine import encoder_latents, rd_of_latents, refine_latents
+from codec_lib.refine import rd_of_latents, refine_latents
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -40,7 +40,7 @@ def test_refined_files_are_ordinary_files(tiny_zoo, photos, name):
     plain = encode_image(img, model)
     same = refine_latents(model, x, steps=0)                             # no steps: g_a's latents
     with torch.no_grad():
-        ref = encoder_latents(model, x_pad)
+        ref = model.analysis(x_pad)
     assert all(torch.equal(same["latents"][k], ref[k]) for k in ref)
     out = model.compress(x, latents=same["latents"])
     assert out["strings"] == model.compress(x)["strings"]
