@@ -20,7 +20,7 @@ import os
 from .errors import ModelError
 from .models import CompressionModel
 
-__all__ = ["save_video_checkpoint", "video_model_from"]
+__all__ = ["save_video_checkpoint", "video_model_from", "repoint_intra"]
 
 
 def save_video_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
@@ -56,3 +56,18 @@ def video_model_from(obj: dict, sd: dict, quality: int | None) -> tuple[Compress
         raise ModelError(f"checkpoint of {obj['name']!r} does not fit its architecture") from None
     model.set_rate(k)
     return model, quality
+
+
+def repoint_intra(path: str | os.PathLike) -> str:
+    """Point the video checkpoint at ``path`` at the intra models installed now (same names and
+    qualities), after those were retrained; the P-frame parts stay as they are, so measure the
+    codec again. Rewrites the file atomically and returns its new sha256 (register it with
+    :func:`codec_lib.zoo.register`)."""
+    import torch
+
+    from .zoo import _write, load_model, model_ref
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if obj.get("kind") != "video":
+        raise ModelError(f"{path} is not a video checkpoint")
+    obj["intra"] = [model_ref(load_model(r["name"], r["quality"]), "intra") for r in obj["intra"]]
+    return _write(obj, path)

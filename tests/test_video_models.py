@@ -173,6 +173,26 @@ def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_pa
     other = dict(obj, intra=[dict(r, weights_hash="00" * 8) for r in obj["intra"]])
     with pytest.raises(ModelError, match="other weights of its intra"):
         video_model_from(other, zoo._unpack_state(obj["state_dict"]), 1)
+    # the intra model retrained (here: perturbed) and installed: refused until re-pointed
+    from codec_lib.video_zoo import repoint_intra
+    intra = zoo.load_model("tiny-ms", 1)
+    with torch.no_grad():
+        next(intra.g_s.parameters()).mul_(1.01)
+    zoo.save_checkpoint(intra, folder / "tiny-ms.pt", "tiny-ms", 1, intra.lmbda)
+    zoo.register(folder / "tiny-ms.pt", training={"command": "tests", "steps": 1, "device": "cpu"})
+    zoo._CACHE.clear()
+    with pytest.raises(ModelError, match="other weights of its intra"):
+        zoo.load_model("tiny-dcvc", 2)
+    sha = repoint_intra(folder / "tiny-dcvc.pt")
+    assert sha == zoo.sha256_file(folder / "tiny-dcvc.pt") and zoo.register(folder / "tiny-dcvc.pt")
+    zoo._CACHE.clear()
+    moved = torch.load(folder / "tiny-dcvc.pt", weights_only=True)
+    assert moved["state_dict"].keys() == obj["state_dict"].keys()     # P-frame parts unchanged
+    assert all(torch.equal(moved["state_dict"][k], v) for k, v in obj["state_dict"].items()
+               if torch.is_tensor(v))
+    assert zoo.load_model("tiny-dcvc", 2).intra is zoo.load_model("tiny-ms", 1)
+    with pytest.raises(ModelError, match="not a video checkpoint"):
+        repoint_intra(folder / "tiny-ms.pt")
     zoo._CACHE.clear()
 
 

@@ -1,0 +1,128 @@
+#!/bin/bash
+# One training stage of the four shipped mean-scale rates on this machine's CPU, and what must
+# follow it. The CPU counterpart of scripts/gpu_stage.sh; every shipped mean-scale stage so far
+# was made this way (see `codec-lib models` and data/checkpoints/manifest.json).
+#
+#   scripts/cpu_stage.sh train MINUTES SEED     # q2..q5 side by side, one thread each, niced
+#   scripts/cpu_stage.sh check SEED             # ship decision: BSDS500 val loss, shipped vs run
+#   scripts/cpu_stage.sh install SEED           # export the runs, copy + register them
+#   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
+#
+# `train` continues each rate from its shipped file for MINUTES of training (lr 1e-4, 1e-5 for
+# the last quarter of the time) on fresh crops (a new SEED), batch 8 of 128x128 crops of
+# BSDS500 train + test; runs/ms-qQ-sSEED/ holds each run and its log. On 2 cores the four runs
+# make about 80 steps a minute each. `check` prints the RD loss of the shipped model and of each
+# run on fit's 16 validation crops (never Kodak): install only when every rate improved.
+# `install` exports each run (half precision, lineage and the exact command recorded) and
+# registers it. `dependents` redoes what depends on the mean-scale weights: the video models'
+# intra references, the mean-scale-gan fine-tunes, the Kodak results, perception and video
+# reports, then the README's figures must be updated by hand from data/results/.
+# Needs CODEC_LIB_DATA: the folder holding bsds500/ and kodak/ (see ../shared/data/README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QUALITIES=${QUALITIES:-2 3 4 5}
+PY=${PYTHON:-.venv/bin/python}
+D=${CODEC_LIB_DATA:?set CODEC_LIB_DATA to the folder holding bsds500/ and kodak/}
+export CODEC_LIB_DATA=$D
+cmd() {  # the training command of rate $1, seed $2, MINUTES $3 (what the manifest records)
+    echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
+        "--steps 1000000 --minutes $3 --batch-size 8 --crop 128 --lr 1e-4 --lr-drop 0.75 --seed $2" \
+        "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
+        "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/ms-q$1-s$2 --checkpoint-every 250" \
+        "--init data/checkpoints/mean-scale-q$1.pt"; }
+case "${1:-}" in
+train)
+    minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
+    mkdir -p runs; pids=()
+    for q in $QUALITIES; do
+        echo "$minutes" > "runs/ms-q$q-s$seed.minutes"
+        eval nice -n 10 "$PY" -m codec_lib "$(cmd "$q" "$seed" "$minutes" | sed 's/^codec-lib //')" \
+            > "runs/ms-q$q-s$seed.log" 2>&1 &
+        pids+=($!)
+    done
+    status=0
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    exit $status
+    ;;
+check)
+    seed=${2:?seed}
+    "$PY" - "$D/bsds500/val" "$seed" $QUALITIES <<'EOF'
+import json, sys
+from codec_lib import zoo
+from codec_lib.train import _val_images, evaluate_loss
+val, seed = _val_images(sys.argv[1], 128), sys.argv[2]
+ok = True
+for q in map(int, sys.argv[3:]):
+    m = zoo.load_model("mean-scale", q)
+    shipped = evaluate_loss(m, val, m.lmbda)["loss"]
+    h = [e for e in json.load(open(f"runs/ms-q{q}-s{seed}/history.json")) if "val_loss" in e]
+    last = h[-1]["val_loss"]
+    ok &= last < shipped
+    print(f"q{q}: shipped {shipped:.4f}, run {last:.4f} ({100 * (last / shipped - 1):+.1f} %) at step {h[-1]['step']}")
+print("every rate improved: install" if ok else "not every rate improved: do not install")
+sys.exit(0 if ok else 1)
+EOF
+    ;;
+install)
+    seed=${2:?seed}; out="runs/exports-s$seed"; mkdir -p "$out"
+    for q in $QUALITIES; do    # export first: the lineage reads the shipped file's sha256
+        "$PY" -m codec_lib --threads 2 export "runs/ms-q$q-s$seed" "$out/mean-scale-q$q.pt" \
+            --name mean-scale --quality "$q" --force \
+            --command "$(cmd "$q" "$seed" "$(cat "runs/ms-q$q-s$seed.minutes")")" \
+            --data "BSDS500 train + test (400 images), validated on BSDS500 val"
+    done
+    PYTHON="$PY" QUALITIES="$QUALITIES" scripts/gpu_stage.sh install "$out"
+    ;;
+dependents)
+    K="$D/kodak"; cl() { "$PY" -m codec_lib --threads 1 "$@"; }
+    "$PY" - <<'EOF'
+from codec_lib import zoo
+from codec_lib.video_zoo import repoint_intra
+for name in ("video-residual", "video-conditional"):   # P-frame parts unchanged, notes kept
+    notes = {e["quality"]: e.get("intra_note") for e in zoo.read_manifest()["models"]
+             if e["name"] == name}
+    print(name, repoint_intra(zoo.checkpoint_dir() / f"{name}.pt")[:16])
+    zoo.register(zoo.checkpoint_dir() / f"{name}.pt")
+    for q, note in notes.items():
+        steps = zoo.resolve("mean-scale", q)["training"]["total_steps"]
+        if note:
+            note = note.split("; the intra model referenced here")[0]
+            zoo.annotate(name, q, intra_note=f"{note}; the intra model referenced here is "
+                         f"its continuation ({steps:,} steps)")
+EOF
+    gan() {  # mean-scale-gan q$1 with beta $2: g_s fine-tuned against a discriminator
+        echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --quality $1 --steps 2000" \
+            "--batch-size 8 --crop 128 --lr 1e-4 --lr-drop 0.8 --beta $2 --disc-channels 32" \
+            "--disc-lr 4e-4 --trainable g_s --train \"\$CODEC_LIB_DATA/bsds500/train\"" \
+            "\"\$CODEC_LIB_DATA/bsds500/test\" --val \"\$CODEC_LIB_DATA/bsds500/val\"" \
+            "--out runs/gan-q$1 --checkpoint-every 250 --init data/checkpoints/mean-scale-q$1.pt"; }
+    for qb in 2:0.2 4:0.5; do
+        q=${qb%:*}; b=${qb#*:}
+        eval nice -n 5 "$PY" -m codec_lib "$(gan "$q" "$b" | sed 's/^codec-lib //')" \
+            > "runs/gan-q$q.log" 2>&1 &
+    done
+    wait
+    for qb in 2:0.2 4:0.5; do
+        q=${qb%:*}; b=${qb#*:}
+        cl export "runs/gan-q$q" "data/checkpoints/mean-scale-gan-q$q.pt" --name mean-scale-gan \
+            --quality "$q" --command "$(gan "$q" "$b")" --force \
+            --data "BSDS500 train + test (400 images), validated on BSDS500 val"
+        "$PY" -c "from codec_lib import zoo; zoo.register('data/checkpoints/mean-scale-gan-q$q.pt')"
+    done
+    r=data/results
+    cl compare "$K" --models mean-scale mean-scale-gan --reuse $r/kodak-rd.json --json runs/kodak-new.json -q --force
+    cl compare "$K" --reuse $r/kodak-rd.json runs/kodak-new.json --record --json $r/kodak-rd.json \
+        --plot $r/kodak-rd.png --table $r/kodak-rd.md -q --force
+    cl compare "$K" --models mean-scale --refine 30 --reuse $r/kodak-rd.json --json $r/kodak-refine.json \
+        --plot $r/kodak-refine.png --table $r/kodak-refine.md --force
+    "$PY" -m codec_lib.rdp --images "$K" --pairs mean-scale:mean-scale-gan --qualities 2 4 \
+        --baselines jpeg avif --json $r/kodak-rdp.json -f
+    "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \
+        --md $r/basketballpass32-video.md --png $r/basketballpass32-video.png --force
+    "$PY" -m codec_lib.bench --limit 8 --train-steps 60 --json $r/bench-kodak8-cpu.json
+    ;;
+*)
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+    exit 2
+    ;;
+esac
