@@ -90,31 +90,35 @@ for name in ("video-residual", "video-conditional"):   # P-frame parts unchanged
             zoo.annotate(name, q, intra_note=f"{note}; the intra model referenced here is "
                          f"its continuation ({steps:,} steps)")
 EOF
-    gan() {  # mean-scale-gan q$1 with beta $2: g_s fine-tuned against a discriminator
+    gan() {  # mean-scale-gan q$1 with beta $2 into run $3: g_s fine-tuned against a discriminator
         echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --quality $1 --steps 2000" \
             "--batch-size 8 --crop 128 --lr 1e-4 --lr-drop 0.8 --beta $2 --disc-channels 32" \
             "--disc-lr 4e-4 --trainable g_s --train \"\$CODEC_LIB_DATA/bsds500/train\"" \
             "\"\$CODEC_LIB_DATA/bsds500/test\" --val \"\$CODEC_LIB_DATA/bsds500/val\"" \
-            "--out runs/gan-q$1 --checkpoint-every 250 --init data/checkpoints/mean-scale-q$1.pt"; }
+            "--out $3 --checkpoint-every 250 --init data/checkpoints/mean-scale-q$1.pt"; }
+    run() {  # one run folder per parent: resumes after an interruption, never reuses a stale run
+        echo "runs/gan-q$1-$("$PY" -c "from codec_lib import zoo; print(zoo.resolve('mean-scale', $1)['sha256'][:8])")"; }
+    pids=()
     for qb in 2:0.2 4:0.5; do
         q=${qb%:*}; b=${qb#*:}
-        eval nice -n 5 "$PY" -m codec_lib "$(gan "$q" "$b" | sed 's/^codec-lib //')" \
+        eval nice -n 5 "$PY" -m codec_lib "$(gan "$q" "$b" "$(run "$q")" | sed 's/^codec-lib //')" \
             > "runs/gan-q$q.log" 2>&1 &
+        pids+=($!)
     done
-    wait
+    r=data/results   # while the decoders train: the new mean-scale on Kodak, plain and refined
+    cl compare "$K" --models mean-scale --reuse $r/kodak-rd.json --json runs/kodak-ms.json -q --force
+    cl compare "$K" --models mean-scale --refine 30 --reuse $r/kodak-rd.json runs/kodak-ms.json \
+        --json $r/kodak-refine.json --plot $r/kodak-refine.png --table $r/kodak-refine.md -q --force
+    for p in "${pids[@]}"; do wait "$p"; done
     for qb in 2:0.2 4:0.5; do
         q=${qb%:*}; b=${qb#*:}
-        cl export "runs/gan-q$q" "data/checkpoints/mean-scale-gan-q$q.pt" --name mean-scale-gan \
-            --quality "$q" --command "$(gan "$q" "$b")" --force \
+        cl export "$(run "$q")" "data/checkpoints/mean-scale-gan-q$q.pt" --name mean-scale-gan \
+            --quality "$q" --command "$(gan "$q" "$b" "$(run "$q")")" --force \
             --data "BSDS500 train + test (400 images), validated on BSDS500 val"
         "$PY" -c "from codec_lib import zoo; zoo.register('data/checkpoints/mean-scale-gan-q$q.pt')"
     done
-    r=data/results
-    cl compare "$K" --models mean-scale mean-scale-gan --reuse $r/kodak-rd.json --json runs/kodak-new.json -q --force
-    cl compare "$K" --reuse $r/kodak-rd.json runs/kodak-new.json --record --json $r/kodak-rd.json \
+    cl compare "$K" --reuse $r/kodak-rd.json runs/kodak-ms.json --record --json $r/kodak-rd.json \
         --plot $r/kodak-rd.png --table $r/kodak-rd.md -q --force
-    cl compare "$K" --models mean-scale --refine 30 --reuse $r/kodak-rd.json --json $r/kodak-refine.json \
-        --plot $r/kodak-refine.png --table $r/kodak-refine.md --force
     "$PY" -m codec_lib.rdp --images "$K" --pairs mean-scale:mean-scale-gan --qualities 2 4 \
         --baselines jpeg avif --json $r/kodak-rdp.json -f
     "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \
