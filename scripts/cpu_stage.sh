@@ -4,12 +4,13 @@
 # was made this way (see `codec-lib models` and data/checkpoints/manifest.json).
 #
 #   scripts/cpu_stage.sh train MINUTES SEED     # q2..q5 side by side, one thread each, niced
+#   LR=3e-5 scripts/cpu_stage.sh train ...      # another learning rate (1e-4 by default)
 #   scripts/cpu_stage.sh check SEED             # ship decision: BSDS500 val loss, shipped vs run
 #   scripts/cpu_stage.sh install SEED           # export the runs, copy + register them
 #   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
 #
-# `train` continues each rate from its shipped file for MINUTES of training (lr 1e-4, 1e-5 for
-# the last quarter of the time) on fresh crops (a new SEED), batch 8 of 128x128 crops of
+# `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
+# 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of 128x128 crops of
 # BSDS500 train + test; runs/ms-qQ-sSEED/ holds each run and its log. On 2 cores the four runs
 # make about 80 steps a minute each. `check` prints the RD loss of the shipped model and of each
 # run on fit's 16 validation crops (never Kodak): install only when every rate improved.
@@ -21,12 +22,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUALITIES=${QUALITIES:-2 3 4 5}
+LR=${LR:-1e-4}   # the stage's lr (in the last stage the val loss improved only after the drop)
 PY=${PYTHON:-.venv/bin/python}
 D=${CODEC_LIB_DATA:?set CODEC_LIB_DATA to the folder holding bsds500/ and kodak/}
 export CODEC_LIB_DATA=$D
 cmd() {  # the training command of rate $1, seed $2, MINUTES $3 (what the manifest records)
     echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
-        "--steps 1000000 --minutes $3 --batch-size 8 --crop 128 --lr 1e-4 --lr-drop 0.75 --seed $2" \
+        "--steps 1000000 --minutes $3 --batch-size 8 --crop 128 --lr $LR --lr-drop 0.75 --seed $2" \
         "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/ms-q$1-s$2 --checkpoint-every 250" \
         "--init data/checkpoints/mean-scale-q$1.pt"; }
@@ -35,7 +37,7 @@ train)
     minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
     mkdir -p runs; pids=()
     for q in $QUALITIES; do
-        echo "$minutes" > "runs/ms-q$q-s$seed.minutes"
+        echo "$minutes" > "runs/ms-q$q-s$seed.minutes"; echo "$LR" > "runs/ms-q$q-s$seed.lr"
         eval nice -n 10 "$PY" -m codec_lib "$(cmd "$q" "$seed" "$minutes" | sed 's/^codec-lib //')" \
             > "runs/ms-q$q-s$seed.log" 2>&1 &
         pids+=($!)
@@ -66,6 +68,7 @@ EOF
 install)
     seed=${2:?seed}; out="runs/exports-s$seed"; mkdir -p "$out"
     for q in $QUALITIES; do    # export first: the lineage reads the shipped file's sha256
+        LR=$(cat "runs/ms-q$q-s$seed.lr" 2>/dev/null || echo 1e-4)   # the run's own rate
         "$PY" -m codec_lib --threads 2 export "runs/ms-q$q-s$seed" "$out/mean-scale-q$q.pt" \
             --name mean-scale --quality "$q" --force \
             --command "$(cmd "$q" "$seed" "$(cat "runs/ms-q$q-s$seed.minutes")")" \
