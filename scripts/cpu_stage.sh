@@ -10,10 +10,12 @@
 #   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
 #
 # `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
-# 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of 128x128 crops of
-# BSDS500 train + test; runs/ms-qQ-sSEED/ holds each run and its log. On 2 cores the four runs
-# make about 80 steps a minute each. `check` prints the RD loss of the shipped model and of each
-# run on fit's 16 validation crops (never Kodak): install only when every rate improved.
+# 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of
+# 128x128 crops of BSDS500 train + test; runs/ms-qQ-sSEED/ holds each run, runs/ms-qQ-sSEED.log
+# its log and runs/ms-qQ-sSEED.cmd the exact command, which `install` records. On 2 cores the
+# four runs make about 80 steps a minute each. `check` prints the RD loss of the shipped model
+# and of each run on fit's 16 validation crops (never Kodak): install only when every rate
+# improved.
 # `install` exports each run (half precision, lineage and the exact command recorded) and
 # registers it. `dependents` redoes what depends on the mean-scale weights: the video models'
 # intra references, the mean-scale-gan fine-tunes, the Kodak results, perception and video
@@ -37,8 +39,8 @@ train)
     minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
     mkdir -p runs; pids=()
     for q in $QUALITIES; do
-        echo "$minutes" > "runs/ms-q$q-s$seed.minutes"; echo "$LR" > "runs/ms-q$q-s$seed.lr"
-        eval nice -n 10 "$PY" -m codec_lib "$(cmd "$q" "$seed" "$minutes" | sed 's/^codec-lib //')" \
+        cmd "$q" "$seed" "$minutes" > "runs/ms-q$q-s$seed.cmd"
+        eval nice -n 10 "$PY" -m codec_lib "$(sed 's/^codec-lib //' "runs/ms-q$q-s$seed.cmd")" \
             > "runs/ms-q$q-s$seed.log" 2>&1 &
         pids+=($!)
     done
@@ -68,10 +70,9 @@ EOF
 install)
     seed=${2:?seed}; out="runs/exports-s$seed"; mkdir -p "$out"
     for q in $QUALITIES; do    # export first: the lineage reads the shipped file's sha256
-        LR=$(cat "runs/ms-q$q-s$seed.lr" 2>/dev/null || echo 1e-4)   # the run's own rate
         "$PY" -m codec_lib --threads 2 export "runs/ms-q$q-s$seed" "$out/mean-scale-q$q.pt" \
             --name mean-scale --quality "$q" --force \
-            --command "$(cmd "$q" "$seed" "$(cat "runs/ms-q$q-s$seed.minutes")")" \
+            --command "$(cat "runs/ms-q$q-s$seed.cmd")" \
             --data "BSDS500 train + test (400 images), validated on BSDS500 val"
     done
     PYTHON="$PY" QUALITIES="$QUALITIES" scripts/gpu_stage.sh install "$out"
