@@ -47,24 +47,6 @@ def cmd_train(a) -> None:
     print(f"finished: {cfg.out}/last.pt")
 
 
-def _lineage(init: str, training: dict) -> dict:
-    """``stages`` (every training run since the start, this one last), ``total_steps`` and
-    ``total_wall_s`` of a run that continued from the codec_lib checkpoint ``init``; empty when
-    ``init`` holds no training record."""
-    import torch
-    try:
-        prev = torch.load(init, map_location="cpu", weights_only=True).get("meta", {}).get("training")
-    except Exception:                   # not a codec_lib checkpoint: nothing to chain
-        prev = None
-    if not prev:
-        return {}
-    keys = ("command", "steps", "wall_s", "device")
-    stages = prev.get("stages") or [{k: prev[k] for k in keys if k in prev}]
-    stages = stages + [{**{k: training[k] for k in keys}, "init": training["init"]}]
-    return {"stages": stages, "total_steps": sum(s.get("steps") or 0 for s in stages),
-            "total_wall_s": round(sum(s.get("wall_s") or 0 for s in stages), 1)}
-
-
 def _installed_parent(sha256: str):
     """The installed image model whose file has this sha256 (the ``--init`` of a partly frozen
     run), if any: the export then stores only what changed (:func:`codec_lib.zoo.save_checkpoint`)."""
@@ -103,7 +85,7 @@ def cmd_export(a) -> None:
                 "aux_loss_settled": round(aux, 2)}
     if cfg.get("init"):
         training["init"] = {"file": Path(cfg["init"]).name, "sha256": zoo.sha256_file(cfg["init"])}
-        training.update(_lineage(cfg["init"], training))
+        training.update(zoo.lineage(cfg["init"], training))
     objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
     parent = _installed_parent(training["init"]["sha256"]) if prefixes and cfg.get("init") else None
     sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"], objective,

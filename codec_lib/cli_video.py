@@ -8,6 +8,7 @@
     codec-lib train-video --coding conditional --intra data/checkpoints/mean-scale-q{2,3,4,5}.pt \
         --clips "$CODEC_LIB_DATA/video/bikes.mp4" --out runs/dcvc       # resumes if runs/dcvc/last.pt
     codec-lib export-video runs/dcvc data/checkpoints/video-conditional.pt --name video-conditional --register
+    # continue a shipped one (e.g. against retrained intra models): --init data/checkpoints/video-conditional.pt
 
 Inputs: a folder of frames, ``.y4m``, raw ``.yuv`` (give ``--size WxH``) or any container PyAV
 reads (:mod:`codec_lib.video_io`). A video model (``"kind": "video"`` in ``codec-lib models``)
@@ -188,8 +189,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--clip-frames", dest="clip_frames", type=int)
     t.add_argument("--seed", type=int), t.add_argument("--out")
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
-    t.add_argument("--init", help="start from this run's last.pt (same coding, or a residual run "
-                   "for a conditional codec)")
+    t.add_argument("--init", help="start from a run's last.pt or a shipped video checkpoint (same "
+                   "coding, or a residual codec's weights for a conditional codec)")
     t.set_defaults(func=cmd_train_video)
 
     x = sub.add_parser("export-video", help="turn a video training run into a shippable checkpoint")

@@ -76,8 +76,8 @@ class VideoTrainConfig:
     out: str = "runs/video"
     checkpoint_every: int = 500
     threads: int | None = None
-    init: str | None = None           # start from this run's last.pt (same coding, or residual
-                                      # weights for a conditional codec: its special case)
+    init: str | None = None           # start from a run's last.pt or a shipped video checkpoint
+                                      # (same coding, or residual weights for a conditional codec)
 
 
 def build_video_model(coding: str, N: int, M: int, C: int, intra=None, lmbdas=(0.013,)):
@@ -124,16 +124,23 @@ def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, ind
     return torch.stack(out), int(rng.integers(len(cfg.lmbdas)))
 
 
-def _init_from(model, run_file: str) -> None:
-    """Copy a training run's P-frame weights into ``model`` (the intra model stays)."""
-    ck = torch.load(run_file, map_location="cpu", weights_only=False)
-    coding = ck["config"]["coding"]
-    if coding == model.coding:
-        model.load_parts(ck["model"])
-    elif (coding, model.coding) == ("residual", "conditional"):
-        model.init_from_residual(ck["model"])
+def _init_from(model, path: str) -> None:
+    """Copy the P-frame weights of a training run's ``last.pt``, or of a shipped video checkpoint
+    (:mod:`codec_lib.video_zoo`), into ``model`` (the intra model stays)."""
+    from .zoo import _unpack_state
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if ck.get("kind") == "video":                      # a shipped file: its P-frame parts
+        coding, state = ck["coding"], _unpack_state(ck["state_dict"])
+        if len(ck["lmbdas"]) != len(model.lmbdas):
+            raise ValueError(f"{path} has {len(ck['lmbdas'])} rates, this codec {len(model.lmbdas)}")
     else:
-        raise ValueError(f"cannot start a {model.coding} codec from a {coding} run")
+        coding, state = ck["config"]["coding"], ck["model"]
+    if coding == model.coding:
+        model.load_parts(state)
+    elif (coding, model.coding) == ("residual", "conditional"):
+        model.init_from_residual(state)
+    else:
+        raise ValueError(f"cannot start a {model.coding} codec from a {coding} codec's weights")
 
 
 def _to_8bit(x: torch.Tensor) -> torch.Tensor:
@@ -255,12 +262,16 @@ def export_video_run(run: str, out: str, name: str, command: str, register: bool
                 "wall_s": round(ck["history"][-1]["wall_s"], 1) if ck["history"] else None,
                 "data": ", ".join(cfg.clips + cfg.photos) or "embedded sample photos",
                 "aux_loss_settled": round(aux, 2)}
-    if cfg.init:                      # a run it started from: its steps and time count too
+    if cfg.init:                      # what it started from: its steps and time count too
         first = torch.load(cfg.init, map_location="cpu", weights_only=False)
-        training["init"] = {"run": cfg.init, "coding": first["config"]["coding"], "steps": first["step"],
-                            "wall_s": round(first["history"][-1]["wall_s"], 1)}
-        training["total_steps"] = first["step"] + ck["step"]
-        training["total_wall_s"] = round(first["history"][-1]["wall_s"] + training["wall_s"], 1)
+        if first.get("kind") == "video":                 # a shipped video checkpoint
+            training["init"] = {"file": Path(cfg.init).name, "sha256": zoo.sha256_file(cfg.init)}
+            training.update(zoo.lineage(cfg.init, training))
+        else:                                            # a training run
+            training["init"] = {"run": cfg.init, "coding": first["config"]["coding"],
+                                "steps": first["step"], "wall_s": round(first["history"][-1]["wall_s"], 1)}
+            training["total_steps"] = first["step"] + ck["step"]
+            training["total_wall_s"] = round(first["history"][-1]["wall_s"] + training["wall_s"], 1)
     sha = save_video_checkpoint(model.eval(), out, name, qualities, refs, meta={"training": training})
     if register:
         zoo.register(out, training)

@@ -34,7 +34,7 @@ from .models import CompressionModel, build_model
 
 __all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "list_models", "resolve",
            "load_model", "load_checkpoint", "save_checkpoint", "weights_hash", "weights_hashes", "sha256_file",
-           "find_model", "model_ref", "load_ref"]
+           "find_model", "model_ref", "load_ref", "lineage"]
 
 CHECKPOINT_ENV = "CODEC_LIB_CHECKPOINTS"
 FORMAT = "codec_lib.checkpoint"
@@ -329,6 +329,27 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
     _write_manifest(folder, man)
     _CACHE.clear()
     return entry
+
+
+def lineage(init: str | os.PathLike, training: dict) -> dict:
+    """``stages`` (every training run since the start, this one last), ``total_steps`` and
+    ``total_wall_s`` of a run (its ``training`` record: command, steps, wall_s, device, init)
+    that continued from the codec_lib checkpoint ``init``; empty when ``init`` holds no
+    training record. A parent without ``stages`` counts as one stage of its total steps."""
+    try:
+        prev = torch.load(init, map_location="cpu", weights_only=True).get("meta", {}).get("training")
+    except Exception:                   # not a codec_lib checkpoint: nothing to chain
+        prev = None
+    if not prev:
+        return {}
+    keys = ("command", "steps", "wall_s", "device")
+    first = {k: prev[k] for k in keys if k in prev}
+    first.update(steps=prev.get("total_steps", first.get("steps")),
+                 wall_s=prev.get("total_wall_s", first.get("wall_s")))
+    stages = prev.get("stages") or [first]
+    stages = stages + [{**{k: training.get(k) for k in keys}, "init": training["init"]}]
+    return {"stages": stages, "total_steps": sum(s.get("steps") or 0 for s in stages),
+            "total_wall_s": round(sum(s.get("wall_s") or 0 for s in stages), 1)}
 
 
 def annotate(name: str, quality: int, **fields) -> dict:

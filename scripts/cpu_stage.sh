@@ -8,6 +8,8 @@
 #   scripts/cpu_stage.sh check SEED             # ship decision: BSDS500 val loss, shipped vs run
 #   scripts/cpu_stage.sh install SEED           # export the runs, copy + register them
 #   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
+#   scripts/cpu_stage.sh video MINUTES SEED     # retrain the P-frame codecs against today's intra
+#   scripts/cpu_stage.sh video-install SEED     # export + register them, redo the video report
 #
 # `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
 # 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of
@@ -20,7 +22,11 @@
 # registers it. `dependents` redoes what depends on the mean-scale weights: the video models'
 # intra references, the mean-scale-gan fine-tunes, the Kodak results, perception and video
 # reports, then the README's figures must be updated by hand from data/results/.
-# Needs CODEC_LIB_DATA: the folder holding bsds500/ and kodak/ (see ../shared/data/README).
+# `dependents` only re-points the video models at the new intra models; their P-frame parts were
+# trained against older ones, so `video` continues both codecs from their shipped files for
+# MINUTES (lr $LR, a tenth for the last quarter), side by side, against the installed mean-scale
+# q2..q5, and `video-install` exports them (lineage recorded) and measures them again.
+# Needs CODEC_LIB_DATA: the folder holding bsds500/, kodak/ and video/ (see ../shared/data/README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUALITIES=${QUALITIES:-2 3 4 5}
@@ -34,7 +40,36 @@ cmd() {  # the training command of rate $1, seed $2, MINUTES $3 (what the manife
         "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/ms-q$1-s$2 --checkpoint-every 250" \
         "--init data/checkpoints/mean-scale-q$1.pt"; }
+vcmd() {  # the training command of P-frame codec $1, seed $2, MINUTES $3
+    echo "codec-lib --threads 1 train-video --coding $1 --steps 1000000 --minutes $3 --batch-size 4" \
+        "--crop 128 --chain 4 --lr $LR --lr-drop 0.75 --warmup 0 --photos" \
+        "\"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
+        "--clips \"\$CODEC_LIB_DATA/video/bikes.mp4\" --clip-frames 250 --intra" \
+        "$(printf 'data/checkpoints/mean-scale-q%s.pt ' 2 3 4 5)--checkpoint-every 150" \
+        "--init data/checkpoints/video-$1.pt --seed $2 --out runs/v-$1-s$2"; }
 case "${1:-}" in
+video)
+    minutes=${2:?minutes of training}; seed=${3:?seed}
+    mkdir -p runs; pids=()
+    for c in residual conditional; do
+        vcmd "$c" "$seed" "$minutes" > "runs/v-$c-s$seed.cmd"
+        eval nice -n 10 "$PY" -m codec_lib "$(sed 's/^codec-lib //' "runs/v-$c-s$seed.cmd")" \
+            > "runs/v-$c-s$seed.log" 2>&1 &
+        pids+=($!)
+    done
+    status=0
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    exit $status
+    ;;
+video-install)
+    seed=${2:?seed}; r=data/results
+    for c in residual conditional; do
+        "$PY" -m codec_lib --threads 2 export-video "runs/v-$c-s$seed" "data/checkpoints/video-$c.pt" \
+            --name "video-$c" --command "$(cat "runs/v-$c-s$seed.cmd")" --register --force
+    done
+    "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \
+        --md $r/basketballpass32-video.md --png $r/basketballpass32-video.png --force
+    ;;
 train)
     minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
     mkdir -p runs; pids=()

@@ -215,3 +215,47 @@ def test_residual_coding_is_the_conditional_codecs_special_case():
         assert torch.allclose(a["x_hat"], b["x_hat"], atol=1e-5)
         bits = [sum(float(-torch.log2(l).sum()) for l in o["likelihoods"].values()) for o in (a, b)]
         assert bits[0] == pytest.approx(bits[1], rel=1e-5)
+
+
+def test_a_shipped_video_checkpoint_can_be_continued(tiny_zoo, tmp_path, capsys, monkeypatch):
+    """``train-video --init`` takes a shipped video file (e.g. to retrain the P-frame parts
+    against retrained intra models): training starts from its weights, and the export records
+    both stages; a codec of another coding or rate count is refused in one line."""
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for f in ("tiny-ms.pt", "manifest.json"):
+        (folder / f).write_bytes((tiny_zoo / f).read_bytes())
+    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(folder))
+    zoo._CACHE.clear()
+    common = ["--threads", "1", "train-video", "--N", "16", "--M", "24", "--C", "8", "--lmbdas",
+              "0.005", "0.02", "--steps", "1", "--batch-size", "1", "--crop", "48", "--intra",
+              str(folder / "tiny-ms.pt")]
+    assert main(common + ["--coding", "residual", "--out", str(tmp_path / "a")]) == 0
+    assert main(["export-video", str(tmp_path / "a"), str(folder / "tiny-dvc.pt"), "--name",
+                 "tiny-dvc", "--command", "first", "--register"]) == 0
+    shipped = zoo._unpack_state(torch.load(folder / "tiny-dvc.pt", weights_only=True)["state_dict"])
+    assert main(common + ["--coding", "residual", "--lr", "0", "--init", str(folder / "tiny-dvc.pt"),
+                          "--out", str(tmp_path / "b")]) == 0
+    state = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    frozen = [k for k in shipped if not k.endswith("quantiles")]      # lr 0: only aux moved
+    assert frozen and all(torch.equal(state[k], shipped[k]) for k in frozen)
+    assert main(["export-video", str(tmp_path / "b"), str(folder / "tiny-dvc2.pt"), "--name",
+                 "tiny-dvc2", "--command", "second", "--register"]) == 0
+    t = zoo.resolve("tiny-dvc2", 2)["training"]
+    assert t["init"] == {"file": "tiny-dvc.pt", "sha256": zoo.sha256_file(folder / "tiny-dvc.pt")}
+    assert [s["command"] for s in t["stages"]] == ["first", "second"] and t["total_steps"] == 2
+    # a conditional codec may start from it (the residual codec is its special case) ...
+    assert main(common + ["--coding", "conditional", "--init", str(folder / "tiny-dvc.pt"),
+                          "--out", str(tmp_path / "c")]) == 0
+    capsys.readouterr()
+    # ... but not the other way round, nor with another number of rates
+    assert main(["export-video", str(tmp_path / "c"), str(folder / "tiny-dcvc.pt"), "--name",
+                 "tiny-dcvc", "--command", "c", "--register"]) == 0
+    assert main(common + ["--coding", "residual", "--init", str(folder / "tiny-dcvc.pt"),
+                          "--out", str(tmp_path / "d")]) == 1
+    assert "cannot start a residual codec from a conditional" in capsys.readouterr().err
+    three = common[:common.index("0.02") + 1] + ["0.05"] + common[common.index("0.02") + 1:]
+    assert main(three + ["--coding", "residual", "--intra", str(folder / "tiny-ms.pt"), "--init",
+                         str(folder / "tiny-dvc.pt"), "--out", str(tmp_path / "e")]) == 1
+    assert "has 2 rates, this codec 3" in capsys.readouterr().err
+    zoo._CACHE.clear()
