@@ -313,12 +313,12 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec now loses (the
-# BD-rate printed above: about 45 % more rate at equal PSNR). Its P-frame parts were
+# BD-rate printed above: about 48 % more rate at equal PSNR). Its P-frame parts were
 # trained with an earlier, weaker image model (8,500 steps), against which they saved a
-# quarter of the rate; the image model has since trained about 37,700 steps more and the
+# quarter of the rate; the image model has since trained about 43,700 steps more and the
 # P-frame parts have not. A P-frame codec has to be trained with the quality of reference it
 # will see, so retraining them is the next step (the conditional codec of chapter 9, trained
-# the same way, now only matches all-intra, within 2 %). Against x264 and
+# the same way, is now a few percent behind all-intra). Against x264 and
 # x265 it is about eleven times as expensive: it is small (about 1.5 M parameters), trained
 # for 93 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs

@@ -298,8 +298,9 @@ assert bd["video-residual"] < 0          # conditioning beats subtracting, from 
 # %% [markdown]
 # Conditional coding beats residual coding by the BD-rate printed above, from the same starting
 # point, with the same motion parts, training data and steps, and about the same size. Against
-# all-intra coding with today's image model it is about even (the `mean-scale` line above): its
-# P-frame parts were trained with a much weaker intra model (chapter 8's last section). Both are
+# all-intra coding with today's image model it is a few percent behind (the `mean-scale` line
+# above): its P-frame parts were trained with a much weaker intra model (chapter 8's last
+# section). Both are
 # far from x264 and x265: small networks trained for two hours on a CPU. The published DCVC
 # models were trained for days on GPUs; their successors DCVC-TCM (multi-scale temporal contexts),
 # DCVC-HEM (hybrid spatial-temporal entropy models) and DCVC-DC (diverse contexts) surpass the
