@@ -185,7 +185,7 @@ def load_upsamplers(folder: str | os.PathLike | None = None) -> dict[float, Upsa
 
 def register_upsampler(path: str | os.PathLike, command: str) -> dict:
     """Add (or replace) the manifest entry of an up-sampler file in its folder."""
-    from .zoo import _write_manifest, sha256_file
+    from .manifest import _write_manifest, sha256_file
     path = Path(path).resolve()
     obj = torch.load(path, map_location="cpu", weights_only=True)
     man_path = path.parent / "manifest.json"

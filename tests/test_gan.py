@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from codec_lib import zoo
+from codec_lib import manifest, zoo
 from codec_lib.bitstream import unpack
 from codec_lib.cli import main
 from codec_lib.codec import decode_image, encode_image
@@ -103,7 +103,7 @@ def test_decoder_only_fine_tuning_keeps_the_bitstream(tmp_path, tiny_zoo, photos
     (tiny_zoo / "other.pt").unlink()
     out.unlink()
     man["models"] = [e for e in man["models"] if e["name"] != "tiny-gan"]
-    zoo._write_manifest(tiny_zoo, man)
+    manifest._write_manifest(tiny_zoo, man)
 
 
 def test_trainable_must_match_something():
