@@ -47,19 +47,22 @@ vcmd() {  # the training command of P-frame codec $1, seed $2, MINUTES $3
         "--clips \"\$CODEC_LIB_DATA/video/bikes.mp4\" --clip-frames 250 --intra" \
         "$(printf 'data/checkpoints/mean-scale-q%s.pt ' 2 3 4 5)--checkpoint-every 150" \
         "--init data/checkpoints/video-$1.pt --seed $2 --out runs/v-$1-s$2"; }
+side_by_side() {  # run the commands in these .cmd files at once (niced), each logging to its
+                  # .log; fails when any of them failed
+    local pids=() status=0 f p
+    for f in "$@"; do
+        eval nice -n 10 "$PY" -m codec_lib "$(sed 's/^codec-lib //' "$f")" > "${f%.cmd}.log" 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    return $status
+}
 case "${1:-}" in
 video)
     minutes=${2:?minutes of training}; seed=${3:?seed}
-    mkdir -p runs; pids=()
-    for c in residual conditional; do
-        vcmd "$c" "$seed" "$minutes" > "runs/v-$c-s$seed.cmd"
-        eval nice -n 10 "$PY" -m codec_lib "$(sed 's/^codec-lib //' "runs/v-$c-s$seed.cmd")" \
-            > "runs/v-$c-s$seed.log" 2>&1 &
-        pids+=($!)
-    done
-    status=0
-    for p in "${pids[@]}"; do wait "$p" || status=1; done
-    exit $status
+    mkdir -p runs
+    for c in residual conditional; do vcmd "$c" "$seed" "$minutes" > "runs/v-$c-s$seed.cmd"; done
+    side_by_side runs/v-{residual,conditional}-s"$seed".cmd
     ;;
 video-install)
     seed=${2:?seed}; r=data/results
@@ -72,16 +75,12 @@ video-install)
     ;;
 train)
     minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
-    mkdir -p runs; pids=()
+    mkdir -p runs; files=()
     for q in $QUALITIES; do
         cmd "$q" "$seed" "$minutes" > "runs/ms-q$q-s$seed.cmd"
-        eval nice -n 10 "$PY" -m codec_lib "$(sed 's/^codec-lib //' "runs/ms-q$q-s$seed.cmd")" \
-            > "runs/ms-q$q-s$seed.log" 2>&1 &
-        pids+=($!)
+        files+=("runs/ms-q$q-s$seed.cmd")
     done
-    status=0
-    for p in "${pids[@]}"; do wait "$p" || status=1; done
-    exit $status
+    side_by_side "${files[@]}"
     ;;
 check)
     seed=${2:?seed}

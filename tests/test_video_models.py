@@ -17,6 +17,20 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
+def own_zoo(tiny_zoo, tmp_path, monkeypatch):
+    """A copy of the tiny zoo (its intra model and manifest) as the installed checkpoint folder,
+    for tests that export and register video models into it."""
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for f in ("tiny-ms.pt", "manifest.json"):
+        (folder / f).write_bytes((tiny_zoo / f).read_bytes())
+    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(folder))
+    zoo._CACHE.clear()
+    yield folder
+    zoo._CACHE.clear()
+
+
+@pytest.fixture
 def clip(photos):
     """Three 64x48 frames of a camera panning over a real photo."""
     a = np.asarray(photos[0][1].convert("RGB"))
@@ -125,17 +139,12 @@ def test_video_time_budget_stops_with_a_checkpoint(tiny_zoo, clip, tmp_path, cap
     assert "--minutes must be positive" in capsys.readouterr().err
 
 
-def test_video_checkpoints_are_listed_and_used_by_the_cli(tiny_zoo, clip, tmp_path, capsys, monkeypatch):
+def test_video_checkpoints_are_listed_and_used_by_the_cli(own_zoo, clip, tmp_path, capsys):
     """A trained run exported into a zoo: one file for both rates, without the intra model;
     `models --json` says kind video and its coding; compress-video / decompress-video code I
     and P frames with it; an intra model with other weights is refused."""
     from codec_lib.video_zoo import video_model_from
-    folder = tmp_path / "zoo"
-    folder.mkdir()
-    for f in ("tiny-ms.pt", "manifest.json"):
-        (folder / f).write_bytes((tiny_zoo / f).read_bytes())
-    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(folder))
-    zoo._CACHE.clear()
+    folder = own_zoo
     run = tmp_path / "run"
     assert main(["--threads", "1", "train-video", "--coding", "conditional", "--N", "16", "--M", "24",
                  "--C", "8", "--lmbdas", "0.005", "0.02", "--steps", "1", "--batch-size", "1",
@@ -217,16 +226,11 @@ def test_residual_coding_is_the_conditional_codecs_special_case():
         assert bits[0] == pytest.approx(bits[1], rel=1e-5)
 
 
-def test_a_shipped_video_checkpoint_can_be_continued(tiny_zoo, tmp_path, capsys, monkeypatch):
+def test_a_shipped_video_checkpoint_can_be_continued(own_zoo, tmp_path, capsys):
     """``train-video --init`` takes a shipped video file (e.g. to retrain the P-frame parts
     against retrained intra models): training starts from its weights, and the export records
     both stages; a codec of another coding or rate count is refused in one line."""
-    folder = tmp_path / "zoo"
-    folder.mkdir()
-    for f in ("tiny-ms.pt", "manifest.json"):
-        (folder / f).write_bytes((tiny_zoo / f).read_bytes())
-    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(folder))
-    zoo._CACHE.clear()
+    folder = own_zoo
     common = ["--threads", "1", "train-video", "--N", "16", "--M", "24", "--C", "8", "--lmbdas",
               "0.005", "0.02", "--steps", "1", "--batch-size", "1", "--crop", "48", "--intra",
               str(folder / "tiny-ms.pt")]
@@ -258,4 +262,3 @@ def test_a_shipped_video_checkpoint_can_be_continued(tiny_zoo, tmp_path, capsys,
     assert main(three + ["--coding", "residual", "--intra", str(folder / "tiny-ms.pt"), "--init",
                          str(folder / "tiny-dvc.pt"), "--out", str(tmp_path / "e")]) == 1
     assert "has 2 rates, this codec 3" in capsys.readouterr().err
-    zoo._CACHE.clear()
