@@ -130,11 +130,11 @@ def _init_from(model, path: str) -> None:
     from .zoo import _unpack_state
     ck = torch.load(path, map_location="cpu", weights_only=False)
     if ck.get("kind") == "video":                      # a shipped file: its P-frame parts
-        coding, state = ck["coding"], _unpack_state(ck["state_dict"])
-        if len(ck["lmbdas"]) != len(model.lmbdas):
-            raise ValueError(f"{path} has {len(ck['lmbdas'])} rates, this codec {len(model.lmbdas)}")
+        coding, state, lmbdas = ck["coding"], _unpack_state(ck["state_dict"]), ck["lmbdas"]
     else:
-        coding, state = ck["config"]["coding"], ck["model"]
+        coding, state, lmbdas = ck["config"]["coding"], ck["model"], ck["config"]["lmbdas"]
+    if len(lmbdas) != len(model.lmbdas):
+        raise ValueError(f"{path} has {len(lmbdas)} rates, this codec {len(model.lmbdas)}")
     if coding == model.coding:
         model.load_parts(state)
     elif (coding, model.coding) == ("residual", "conditional"):
