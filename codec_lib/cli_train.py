@@ -33,6 +33,8 @@ def _train_config(a):
         base["scale"] = tuple(base["scale"])
     if base.get("minutes") is not None and not base["minutes"] > 0:
         raise UsageError("--minutes must be positive")
+    if base.get("lr_warmup", 0) < 0:
+        raise UsageError("--lr-warmup must be 0 or more steps")
     return TrainConfig(**base)
 
 
@@ -149,6 +151,8 @@ def add_parsers(sub) -> None:
                    help="stop after this much training time (resumes counted) even before --steps")
     t.add_argument("--crop", type=int), t.add_argument("--lr", type=float)
     t.add_argument("--lr-drop", dest="lr_drop", type=float)
+    t.add_argument("--lr-warmup", dest="lr_warmup", type=int,
+                   help="steps over which lr rises linearly to --lr (for continuing a trained model)")
     t.add_argument("--proxy", choices=["mixed", "noise", "ste", "soft", "sga"])
     t.add_argument("--beta", type=float,
                    help="adversarial weight: > 0 trains a generative (perceptual) codec")

@@ -115,7 +115,7 @@ def cmd_train_video(a) -> None:
     from .video_train import VideoTrainConfig, fit_video
     kw = {f.name: getattr(a, f.name) for f in fields(VideoTrainConfig) if getattr(a, f.name, None) is not None}
     cfg = VideoTrainConfig(**kw)
-    for path in cfg.photos + cfg.clips + cfg.intra + ([cfg.init] if cfg.init else []):
+    for path in cfg.photos + cfg.clips + cfg.val + cfg.intra + ([cfg.init] if cfg.init else []):
         if not Path(path).exists():
             raise UsageError(f"{path}: no such file or folder")
     if cfg.intra and len(cfg.intra) not in (1, len(cfg.lmbdas)):
@@ -187,6 +187,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--photos", nargs="+", help="folders of stills (default: BSDS500 or embedded)")
     t.add_argument("--clips", nargs="+", help="real videos")
     t.add_argument("--clip-frames", dest="clip_frames", type=int)
+    t.add_argument("--val", nargs="+", help="folders of validation photos (never trained on): each "
+                   "checkpoint records the loss on fixed synthetic clips of them")
     t.add_argument("--seed", type=int), t.add_argument("--out")
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     t.add_argument("--init", help="start from a run's last.pt or a shipped video checkpoint (same "

@@ -66,6 +66,8 @@ class TrainConfig:
     lr: float = 1e-4
     aux_lr: float = 1e-3
     lr_drop: float = 0.9              # multiply lr by 0.1 after this fraction of the steps
+    lr_warmup: int = 0                # raise lr linearly from lr/lr_warmup over these first steps
+    # (continuing a trained model: a fresh Adam's first steps are as large as lr allows)
     clip_grad: float = 1.0
     proxy: str = "mixed"              # quantization proxy, see codec_lib.quantization
     anneal: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -299,8 +301,9 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
     for x in () if spent else loader:
         used = (time.time() - t0) / budget                          # fraction of the time budget
         late = step >= cfg.lr_drop * cfg.steps or used >= cfg.lr_drop
+        ramp = min(1.0, (step + 1) / cfg.lr_warmup) if cfg.lr_warmup else 1.0
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * (0.1 if late else 1.0)
+            g["lr"] = cfg.lr * (0.1 if late else 1.0) * ramp
         if cfg.anneal:                 # otherwise leave any proxy_kw the caller set alone
             t = min(1.0, max(step / max(1, cfg.steps - 1), used))
             model.proxy_kw = {k: a * (b / a) ** t for k, (a, b) in cfg.anneal.items()}

@@ -19,7 +19,10 @@ Each clip batch draws one rate ``k`` and trains ``R_motion + R_frame + lmbdas[k]
 ``+ lmbda * 255^2 * MSE(warp(x_ref_hat, v), x_t)`` (DVC's first training stage). The learning rate
 drops tenfold after ``lr_drop`` of the steps (or of ``minutes``, a time budget, if that comes
 first). Batches depend only on ``(seed, step)``, and a run resumes exactly from ``out/last.pt``
-(which keeps the chain's current reference). Training runs on the GPU when there is one.
+(which keeps the chain's current reference). Training runs on the GPU when there is one. With
+``val`` (folders of photos never trained on, e.g. BSDS500 val) each checkpoint records the loss
+of coding fixed synthetic clips of them low-delay at every rate (:func:`evaluate_video_loss`),
+the ship decision for a continued stage.
 
 Example::
 
@@ -44,7 +47,8 @@ from tqdm.auto import tqdm
 from .motion import synthetic_clip, warp
 from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss
 
-__all__ = ["VideoTrainConfig", "build_video_model", "clip_batch", "fit_video", "export_video_run"]
+__all__ = ["VideoTrainConfig", "build_video_model", "clip_batch", "val_clips", "evaluate_video_loss",
+           "fit_video", "export_video_run"]
 
 LMBDAS = [0.0035, 0.0067, 0.013, 0.025]      # the image models' lmbda for qualities 2..5
 
@@ -72,6 +76,7 @@ class VideoTrainConfig:
     photos: list[str] = field(default_factory=list)   # folders of stills (default: BSDS500 / embedded)
     clips: list[str] = field(default_factory=list)    # real videos (read with video_io)
     clip_frames: int = 64             # frames read from each clip
+    val: list[str] = field(default_factory=list)      # folders of validation photos (see val_clips)
     seed: int = 0
     out: str = "runs/video"
     checkpoint_every: int = 500
@@ -122,6 +127,44 @@ def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, ind
             x = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255
         out.append(x)
     return torch.stack(out), int(rng.integers(len(cfg.lmbdas)))
+
+
+def val_clips(folders: list[str], cfg: VideoTrainConfig, n: int = 8) -> torch.Tensor:
+    """Fixed validation clips ``(n, chain, 3, crop, crop)``: synthetic pans across the first
+    ``n`` photos (sorted by name) of ``folders``, the same for every run of these settings."""
+    from PIL import Image
+    from .data import list_images
+    paths = sorted(p for f in folders for p in list_images(f))[:n]
+    if not paths:
+        raise ValueError(f"no images in {folders}")
+    out = []
+    for i, p in enumerate(paths):
+        img = np.asarray(Image.open(p).convert("RGB"))
+        room = (min(img.shape[:2]) - cfg.crop) / cfg.chain - 1
+        out.append(synthetic_clip(img, cfg.chain, (cfg.crop, cfg.crop), seed=i,
+                                  max_shift=max(0.0, min(cfg.max_shift, room)))[0])
+    return torch.stack(out)
+
+
+@torch.no_grad()
+def evaluate_video_loss(model, intras: list, x: torch.Tensor, lmbdas: list[float]) -> dict:
+    """``{"loss", "per_rate"}``: the RD loss of coding clips ``x (B, T, 3, H, W)`` low-delay with
+    real rounding (frame 0 by ``intras[k]``, then each P-frame from the codec's own output), mean
+    over the P-frames, per rate ``k`` and over the rates."""
+    was_training = model.training
+    model.eval()
+    per_rate = []
+    for k, lmbda in enumerate(lmbdas):
+        model.set_rate(k)
+        ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])
+        losses = []
+        for t in range(1, x.shape[1]):
+            o = model(x[:, t], ref)
+            losses.append(float(rd_loss(o, x[:, t], lmbda)["loss"]))
+            ref = _to_8bit(o["x_hat"])
+        per_rate.append(sum(losses) / len(losses))
+    model.train(was_training)
+    return {"loss": sum(per_rate) / len(per_rate), "per_rate": per_rate}
 
 
 def _init_from(model, path: str) -> None:
@@ -177,6 +220,7 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         step, history, ref = ck["step"], ck["history"], ck.get("ref")
         _set_rng_state(ck["rng"])
     photos, clips = _sources(cfg)
+    val = val_clips(cfg.val, cfg).to(device) if cfg.val else None
     model.train()
     for m in intras:
         m.eval()
@@ -222,6 +266,9 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         out_of_time = time.time() - t0 >= budget
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})
+            if val is not None:
+                v = evaluate_video_loss(model, intras, val, cfg.lmbdas)
+                history[-1].update(val_loss=v["loss"], val_loss_per_rate=v["per_rate"])
             _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "aux_optimizer": aux_opt.state_dict(), "step": step, "history": history,
                           "rng": _rng_state(), "ref": ref, "config": asdict(cfg)}, out / "last.pt")

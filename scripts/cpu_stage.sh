@@ -9,6 +9,7 @@
 #   scripts/cpu_stage.sh install SEED           # export the runs, copy + register them
 #   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
 #   scripts/cpu_stage.sh video MINUTES SEED     # retrain the P-frame codecs against today's intra
+#   scripts/cpu_stage.sh video-check SEED       # ship decision: val loss, shipped vs run
 #   scripts/cpu_stage.sh video-install SEED     # export + register them, redo the video report
 #
 # `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
@@ -25,7 +26,9 @@
 # `dependents` only re-points the video models at the new intra models; their P-frame parts were
 # trained against older ones, so `video` continues both codecs from their shipped files for
 # MINUTES (lr $LR, a tenth for the last quarter), side by side, against the installed mean-scale
-# q2..q5, and `video-install` exports them (lineage recorded) and measures them again.
+# q2..q5; `video-check` compares each run's last validation loss (fixed synthetic clips of
+# BSDS500 val, coded low-delay at all four rates; never BasketballPass) with the shipped codec's,
+# and `video-install` exports them (lineage recorded) and measures them again.
 # Needs CODEC_LIB_DATA: the folder holding bsds500/, kodak/ and video/ (see ../shared/data/README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +47,8 @@ vcmd() {  # the training command of P-frame codec $1, seed $2, MINUTES $3
     echo "codec-lib --threads 1 train-video --coding $1 --steps 1000000 --minutes $3 --batch-size 4" \
         "--crop 128 --chain 4 --lr $LR --lr-drop 0.75 --warmup 0 --photos" \
         "\"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
-        "--clips \"\$CODEC_LIB_DATA/video/bikes.mp4\" --clip-frames 250 --intra" \
+        "--clips \"\$CODEC_LIB_DATA/video/bikes.mp4\" --clip-frames 250" \
+        "--val \"\$CODEC_LIB_DATA/bsds500/val\" --intra" \
         "$(printf 'data/checkpoints/mean-scale-q%s.pt ' 2 3 4 5)--checkpoint-every 150" \
         "--init data/checkpoints/video-$1.pt --seed $2 --out runs/v-$1-s$2"; }
 side_by_side() {  # run the commands in these .cmd files at once (niced), each logging to its
@@ -64,12 +68,46 @@ video)
     for c in residual conditional; do vcmd "$c" "$seed" "$minutes" > "runs/v-$c-s$seed.cmd"; done
     side_by_side runs/v-{residual,conditional}-s"$seed".cmd
     ;;
+video-check)
+    seed=${2:?seed}
+    "$PY" - "$seed" <<'EOF'
+import sys, torch
+from codec_lib.video_train import (VideoTrainConfig, _init_from, build_video_model,
+                                   evaluate_video_loss, val_clips)
+from codec_lib.zoo import load_checkpoint
+torch.set_num_threads(2)
+ok = True
+for c in ("residual", "conditional"):
+    ck = torch.load(f"runs/v-{c}-s{sys.argv[1]}/last.pt", map_location="cpu", weights_only=False)
+    cfg = VideoTrainConfig(**ck["config"])
+    h = [e for e in ck["history"] if "val_loss" in e]
+    if not h:
+        sys.exit(f"runs/v-{c}-s{sys.argv[1]} was trained without --val: no ship decision")
+    intras = [load_checkpoint(p).eval() for p in cfg.intra]
+    shipped = build_video_model(c, cfg.N, cfg.M, cfg.C, intras[-1], cfg.lmbdas)
+    _init_from(shipped, f"data/checkpoints/video-{c}.pt")
+    before = evaluate_video_loss(shipped, intras, val_clips(cfg.val, cfg), cfg.lmbdas)["loss"]
+    ok &= h[-1]["val_loss"] < before
+    print(f"video-{c}: shipped {before:.4f}, run {h[-1]['val_loss']:.4f} "
+          f"({100 * (h[-1]['val_loss'] / before - 1):+.1f} %) at step {h[-1]['step']}")
+print("both improved: install" if ok else "not both improved: do not install")
+sys.exit(0 if ok else 1)
+EOF
+    ;;
 video-install)
     seed=${2:?seed}; r=data/results
     for c in residual conditional; do
         "$PY" -m codec_lib --threads 2 export-video "runs/v-$c-s$seed" "data/checkpoints/video-$c.pt" \
             --name "video-$c" --command "$(cat "runs/v-$c-s$seed.cmd")" --register --force
     done
+    "$PY" - <<'EOF'
+from codec_lib import zoo     # which intra models the P-frame parts were trained with: the
+for name in ("video-residual", "video-conditional"):   # note `dependents` extends later
+    for q in (2, 3, 4, 5):
+        e = zoo.resolve("mean-scale", q)
+        zoo.annotate(name, q, intra_note=f"the P-frame parts were last trained with mean-scale "
+                     f"q{q} ({e['training']['total_steps']:,} steps, sha256 {e['sha256'][:16]}...)")
+EOF
     "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \
         --md $r/basketballpass32-video.md --png $r/basketballpass32-video.png --force
     ;;

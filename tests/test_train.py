@@ -57,6 +57,18 @@ def test_cli_train_arguments_map_onto_config(tmp_path):
     assert asdict(cfg)["N"] == TrainConfig().N
 
 
+def test_lr_warmup_ramps_the_learning_rate_up(tmp_path):
+    def lr_after(steps, **kw):              # the lr of the last step taken (saved with Adam)
+        fit(small(tmp_path / f"w{steps}{sorted(kw)}", steps, lr=1e-3, **kw), progress=False)
+        ck = torch.load(tmp_path / f"w{steps}{sorted(kw)}" / "last.pt", weights_only=False)
+        return ck["optimizer"]["param_groups"][0]["lr"]
+    assert lr_after(2, lr_warmup=4) == pytest.approx(1e-3 * 2 / 4)
+    assert lr_after(6, lr_warmup=4) == pytest.approx(1e-3)
+    assert lr_after(2) == pytest.approx(1e-3)
+    with pytest.raises(UsageError, match="--lr-warmup must be 0 or more"):
+        _train_config(build_parser().parse_args(["train", "--lr-warmup", "-1"]))
+
+
 def test_time_budget_stops_with_a_checkpoint(tmp_path, capsys):
     cfg = small(tmp_path / "t", 50, minutes=1e-9)
     fit(cfg, progress=False)                             # the budget is gone after one step

@@ -102,13 +102,16 @@ def test_clip_batches_are_reproducible_clips(photos):
 
 
 @pytest.mark.parametrize("coding", ["residual", "conditional"])
-def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, tmp_path, coding):
-    from codec_lib.video_train import VideoTrainConfig, fit_video
+def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, photos, tmp_path, coding):
+    from codec_lib.video_train import VideoTrainConfig, evaluate_video_loss, fit_video, val_clips
     src = tmp_path / "clip.y4m"
     write_y4m(src, np.concatenate([clip, clip[::-1]]))
+    (tmp_path / "val").mkdir()
+    for name, im in photos[:2]:
+        im.save(tmp_path / "val" / f"{name}.png")
     kw = dict(coding=coding, N=16, M=24, C=8, lmbdas=[0.005, 0.02], steps=3, batch_size=2, crop=48,
               chain=3, warmup=1, clips=[str(src)], intra=[str(tiny_zoo / "tiny-ms.pt")],
-              checkpoint_every=1, threads=1)
+              checkpoint_every=1, threads=1, val=[str(tmp_path / "val")])
     a = fit_video(VideoTrainConfig(out=str(tmp_path / "a"), **kw), progress=False)
     fit_video(VideoTrainConfig(out=str(tmp_path / "b"), **{**kw, "steps": 1}), progress=False)
     b = fit_video(VideoTrainConfig(out=str(tmp_path / "b"), **kw), progress=False)   # mid-chain
@@ -118,6 +121,11 @@ def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, tmp_path, coding)
     assert all(torch.equal(sa[f"intra.{k}"], v) for k, v in intra.items())   # intra frozen
     h = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["history"]
     assert [r["step"] for r in h] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in h)
+    cfg = VideoTrainConfig(**kw)                        # each checkpoint: the validation loss
+    assert all(len(r["val_loss_per_rate"]) == 2 for r in h)  # of the model at that step
+    val = val_clips(cfg.val, cfg)
+    assert val.shape == (2, 3, 3, 48, 48) and torch.equal(val, val_clips(cfg.val, cfg))
+    assert h[-1]["val_loss"] == pytest.approx(evaluate_video_loss(a, [a.intra], val, kw["lmbdas"])["loss"])
     enc = encode_video(clip, a)
     assert np.array_equal(decode_video(enc.data, a), enc.frames)
 
