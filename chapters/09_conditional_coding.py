@@ -214,8 +214,8 @@ print(f"y_t - y_(t-1), per-channel hist.: {channel_entropy(ys[1] - ys[0]) / n:.4
 # residual codec, the other becomes conditional, starting as that very residual codec
 # (`ConditionalVideoCodec.init_from_residual`, tested to code identically) and learning how much
 # to condition. Any difference between them is what conditioning buys. Both were later
-# continued for the same 70 minutes against a better intra model (the conditional codec, slower
-# per step, made 7,752 steps to the residual codec's 13,516: fewer, not more). (Trained from scratch
+# continued for the same 105 minutes against a better intra model (the conditional codec, slower
+# per step, made 11,683 steps to the residual codec's 20,127: fewer, not more). (Trained from scratch
 # on this CPU budget, the conditional codec lagged: a first run spent several hundred steps before
 # its latent carried anything, and a run at the residual codec's learning rate diverged.)
 
