@@ -103,20 +103,25 @@ def _sources(cfg: VideoTrainConfig):
     return photos, clips
 
 
+def _pan(photo, cfg: VideoTrainConfig, seed: int) -> torch.Tensor:
+    """A synthetic clip ``(chain, 3, crop, crop)`` across ``photo`` (a path or a PIL image), its
+    pan limited so that the camera stays inside the photo."""
+    from PIL import Image
+    img = np.asarray((Image.open(photo) if isinstance(photo, (str, os.PathLike)) else photo).convert("RGB"))
+    room = (min(img.shape[:2]) - cfg.crop) / cfg.chain - 1
+    return synthetic_clip(img, cfg.chain, (cfg.crop, cfg.crop), seed=seed,
+                          max_shift=max(0.0, min(cfg.max_shift, room)))[0]
+
+
 def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, index: int):
     """``(x, k)``: clips ``x (B, chain, 3, crop, crop)`` in [0, 1] and a rate index ``k``,
     a function of ``(cfg.seed, index)``."""
-    from PIL import Image
     rng = np.random.default_rng([cfg.seed, index])
     T, c = cfg.chain, cfg.crop
     out = []
     for _ in range(cfg.batch_size):
         if not clips or rng.random() < cfg.synthetic:
-            p = photos[rng.integers(len(photos))]
-            img = np.asarray((Image.open(p) if isinstance(p, (str, os.PathLike)) else p).convert("RGB"))
-            room = (min(img.shape[:2]) - c) / T - 1
-            x, _ = synthetic_clip(img, T, (c, c), seed=int(rng.integers(1 << 30)),
-                                  max_shift=max(0.0, min(cfg.max_shift, room)))
+            x = _pan(photos[rng.integers(len(photos))], cfg, int(rng.integers(1 << 30)))
         else:
             clip = clips[rng.integers(len(clips))]
             n, H, W, _ = clip.shape
@@ -132,18 +137,11 @@ def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, ind
 def val_clips(folders: list[str], cfg: VideoTrainConfig, n: int = 8) -> torch.Tensor:
     """Fixed validation clips ``(n, chain, 3, crop, crop)``: synthetic pans across the first
     ``n`` photos (sorted by name) of ``folders``, the same for every run of these settings."""
-    from PIL import Image
     from .data import list_images
     paths = sorted(p for f in folders for p in list_images(f))[:n]
     if not paths:
         raise ValueError(f"no images in {folders}")
-    out = []
-    for i, p in enumerate(paths):
-        img = np.asarray(Image.open(p).convert("RGB"))
-        room = (min(img.shape[:2]) - cfg.crop) / cfg.chain - 1
-        out.append(synthetic_clip(img, cfg.chain, (cfg.crop, cfg.crop), seed=i,
-                                  max_shift=max(0.0, min(cfg.max_shift, room)))[0])
-    return torch.stack(out)
+    return torch.stack([_pan(p, cfg, seed=i) for i, p in enumerate(paths)])
 
 
 @torch.no_grad()

@@ -72,9 +72,8 @@ video-check)
     seed=${2:?seed}
     "$PY" - "$seed" <<'EOF'
 import sys, torch
-from codec_lib.video_train import (VideoTrainConfig, _init_from, build_video_model,
-                                   evaluate_video_loss, val_clips)
-from codec_lib.zoo import load_checkpoint
+from codec_lib import zoo
+from codec_lib.video_train import VideoTrainConfig, evaluate_video_loss, val_clips
 torch.set_num_threads(2)
 ok = True
 for c in ("residual", "conditional"):
@@ -83,9 +82,8 @@ for c in ("residual", "conditional"):
     h = [e for e in ck["history"] if "val_loss" in e]
     if not h:
         sys.exit(f"runs/v-{c}-s{sys.argv[1]} was trained without --val: no ship decision")
-    intras = [load_checkpoint(p).eval() for p in cfg.intra]
-    shipped = build_video_model(c, cfg.N, cfg.M, cfg.C, intras[-1], cfg.lmbdas)
-    _init_from(shipped, f"data/checkpoints/video-{c}.pt")
+    intras = [zoo.load_checkpoint(p).eval() for p in cfg.intra]
+    shipped = zoo.load_model(f"video-{c}", 2)             # all its rates; set_rate picks one
     before = evaluate_video_loss(shipped, intras, val_clips(cfg.val, cfg), cfg.lmbdas)["loss"]
     ok &= h[-1]["val_loss"] < before
     print(f"video-{c}: shipped {before:.4f}, run {h[-1]['val_loss']:.4f} "
