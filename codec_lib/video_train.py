@@ -4,7 +4,8 @@ Each training sample is a clip of ``chain`` same-position crops (B clips per bat
 
 - from **synthetic clips**: a still photo (BSDS500) seen by a camera that pans (up to
   ``max_shift`` pixels per frame), zooms and rotates a little (:func:`codec_lib.motion.synthetic_clip`);
-- from **real video**: consecutive frames of a clip (for instance ``bikes.mp4``), flipped at random.
+- from **real video**: consecutive frames of a clip (for instance ``bikes.mp4``), flipped at random
+  (both made in :mod:`codec_lib.video_data`).
 
 Frame 0 is coded by the frozen intra model of the batch's rate (rounded to 8 bits, as at coding
 time). Then each optimizer step codes the next frame of the clips **from the codec's own previous
@@ -34,18 +35,17 @@ Example::
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .motion import synthetic_clip, warp
+from .motion import warp
 from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss
+from .video_data import clip_batch, training_sources, val_clips
 
 __all__ = ["VideoTrainConfig", "build_video_model", "clip_batch", "val_clips", "evaluate_video_loss",
            "fit_video", "export_video_run"]
@@ -92,56 +92,6 @@ def build_video_model(coding: str, N: int, M: int, C: int, intra=None, lmbdas=(0
     if coding not in kinds:
         raise ValueError(f"unknown coding {coding!r}; choose one of {sorted(kinds)}")
     return kinds[coding](N, M, C, intra=intra, lmbdas=list(lmbdas))
-
-
-def _sources(cfg: VideoTrainConfig):
-    from .data import list_images, sample_images, training_folders
-    from .video_io import read_video
-    folders = cfg.photos or [str(f) for f in training_folders()]
-    photos = [p for f in folders for p in list_images(f)] or [img for _, img in sample_images()]
-    clips = [read_video(c, cfg.clip_frames) for c in cfg.clips]
-    return photos, clips
-
-
-def _pan(photo, cfg: VideoTrainConfig, seed: int) -> torch.Tensor:
-    """A synthetic clip ``(chain, 3, crop, crop)`` across ``photo`` (a path or a PIL image), its
-    pan limited so that the camera stays inside the photo."""
-    from PIL import Image
-    img = np.asarray((Image.open(photo) if isinstance(photo, (str, os.PathLike)) else photo).convert("RGB"))
-    room = (min(img.shape[:2]) - cfg.crop) / cfg.chain - 1
-    return synthetic_clip(img, cfg.chain, (cfg.crop, cfg.crop), seed=seed,
-                          max_shift=max(0.0, min(cfg.max_shift, room)))[0]
-
-
-def clip_batch(photos: list, clips: list[np.ndarray], cfg: VideoTrainConfig, index: int):
-    """``(x, k)``: clips ``x (B, chain, 3, crop, crop)`` in [0, 1] and a rate index ``k``,
-    a function of ``(cfg.seed, index)``."""
-    rng = np.random.default_rng([cfg.seed, index])
-    T, c = cfg.chain, cfg.crop
-    out = []
-    for _ in range(cfg.batch_size):
-        if not clips or rng.random() < cfg.synthetic:
-            x = _pan(photos[rng.integers(len(photos))], cfg, int(rng.integers(1 << 30)))
-        else:
-            clip = clips[rng.integers(len(clips))]
-            n, H, W, _ = clip.shape
-            t, top, left = rng.integers(n - T + 1), rng.integers(H - c + 1), rng.integers(W - c + 1)
-            x = clip[t: t + T, top: top + c, left: left + c]
-            x = x[::-1] if rng.random() < 0.5 else x                    # play it backwards
-            x = x[:, :, ::-1] if rng.random() < 0.5 else x               # mirror
-            x = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255
-        out.append(x)
-    return torch.stack(out), int(rng.integers(len(cfg.lmbdas)))
-
-
-def val_clips(folders: list[str], cfg: VideoTrainConfig, n: int = 8) -> torch.Tensor:
-    """Fixed validation clips ``(n, chain, 3, crop, crop)``: synthetic pans across the first
-    ``n`` photos (sorted by name) of ``folders``, the same for every run of these settings."""
-    from .data import list_images
-    paths = sorted(p for f in folders for p in list_images(f))[:n]
-    if not paths:
-        raise ValueError(f"no images in {folders}")
-    return torch.stack([_pan(p, cfg, seed=i) for i, p in enumerate(paths)])
 
 
 @torch.no_grad()
@@ -217,7 +167,7 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         opt.load_state_dict(ck["optimizer"]), aux_opt.load_state_dict(ck["aux_optimizer"])
         step, history, ref = ck["step"], ck["history"], ck.get("ref")
         _set_rng_state(ck["rng"])
-    photos, clips = _sources(cfg)
+    photos, clips = training_sources(cfg)
     val = val_clips(cfg.val, cfg).to(device) if cfg.val else None
     model.train()
     for m in intras:
