@@ -21,8 +21,8 @@
 # improved.
 # `install` exports each run (half precision, lineage and the exact command recorded) and
 # registers it. `dependents` redoes what depends on the mean-scale weights: the video models'
-# intra references, the mean-scale-gan fine-tunes, the Kodak results, perception and video
-# reports, then the README's figures must be updated by hand from data/results/.
+# intra references, the mean-scale-gan fine-tunes, the Kodak and screen-content results,
+# perception and video reports, then the README's figures must be updated by hand from data/results/.
 # `dependents` only re-points the video models at the new intra models; their P-frame parts were
 # trained against older ones, so `video` continues both codecs from their shipped files for
 # MINUTES (lr $LR, a tenth for the last quarter), side by side, against the installed mean-scale
@@ -193,6 +193,8 @@ EOF
     done
     cl compare "$K" --reuse $r/kodak-rd.json runs/kodak-ms.json --record --json $r/kodak-rd.json \
         --plot $r/kodak-rd.png --table $r/kodak-rd.md -q --force
+    cl compare "$D/screen_content" --models mean-scale factorized --reuse $r/screen-rd.json \
+        --json $r/screen-rd.json --plot $r/screen-rd.png --table $r/screen-rd.md -q --force
     "$PY" -m codec_lib.rdp --images "$K" --pairs mean-scale:mean-scale-gan --qualities 2 4 \
         --baselines jpeg avif --json $r/kodak-rdp.json -f
     "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \

@@ -177,6 +177,23 @@ def test_recorded_refinement_results_are_of_the_shipped_weights(shipped_model):
     assert bd_rate(plain, refined) < 0
 
 
+def test_recorded_screen_results_are_of_the_shipped_weights(shipped_model):
+    """The committed screen-content comparison (chapter 10): the default and factorized models'
+    current weights and the four classic codecs on all 20 frames; the learned model is further
+    behind JPEG there than on Kodak."""
+    import json
+    from codec_lib.data import results_dir
+    doc = json.loads((results_dir() / "screen-rd.json").read_text())
+    kodak = json.loads((results_dir() / "kodak-rd.json").read_text())
+    by_name = {r["model"]: r for r in doc["results"]}
+    assert doc["images"] == 20 and {"jpeg", "webp", "avif", "jpeg2000"} <= set(by_name)
+    for name in ("mean-scale", "factorized"):
+        qualities = [p["quality"] for p in by_name[name]["points"]]
+        assert by_name[name]["weights_hash"] == zoo.weights_hashes(name, qualities)
+    bd = lambda d: d["bd_rate"]["psnr"]["mean-scale"]["jpeg"]   # noqa: E731
+    assert bd(doc) > bd(kodak)
+
+
 def test_recorded_video_results_are_of_the_shipped_weights(shipped_model):
     """The committed BasketballPass comparison holds every shipped video model with its current
     weights, x264 and x265, on 32 frames; conditional coding beats residual coding by 10 %."""

@@ -65,4 +65,4 @@ def check(exercise_id: str, answer: Any) -> bool:
 
 
 # the chapters' checkers register themselves on import
-from . import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09  # noqa: E402,F401
+from . import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09, ch10  # noqa: E402,F401
