@@ -293,7 +293,7 @@ for q in committed["qualities"]:
 #   distribution can mistake for texture. Look at the crops before trusting any single number.
 # * **Training.** HiFiC trains its generator and discriminator for days on GPUs, with a
 #   pretrained perceptual loss (LPIPS). Ours trained `g_s` for 2,000 steps on a CPU core (25
-#   minutes) with the discriminator alone, and the texture it draws is partly noise-like grain,
+#   to 45 minutes, as other jobs shared the CPU) with the discriminator alone, and the texture it draws is partly noise-like grain,
 #   not always the right material.
 #
 # ## 7.5 Other directions
