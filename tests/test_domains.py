@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from codec_lib import domains
-from codec_lib.data import DATA_ENV, sample_images
+from codec_lib.data import DATA_ENV, sample_images, to_tensor
 
 
 def test_render_screen_is_deterministic_and_sized():
@@ -61,6 +61,7 @@ def test_rate_map_adds_up_to_the_estimate():
     img = domains.render_screen(1, size=(200, 120))
     bits = domains.rate_map(model, img)
     assert bits.shape == (8, 16) and (bits > 0).all()          # 120 x 200 padded to 128 x 256
-    out = model(torch.from_numpy(np.asarray(img)).permute(2, 0, 1)[None].float() / 255)
+    with torch.no_grad():
+        out = model(to_tensor(img))
     z_bits = float(-torch.log2(out["likelihoods"]["z"]).sum())
     assert bits.sum() + z_bits == pytest.approx(estimate_bits(model, img), rel=1e-4)
