@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from codec_lib import baselines, zoo
+from codec_lib import baselines, rdp, zoo
 from codec_lib.codec import encode_image
 from codec_lib.data import eval_images, results_dir, to_tensor
 from codec_lib.domains import image_stats, rate_map, screen_images
@@ -177,9 +177,7 @@ size = len(enc.data)
 panels = [("original", text), (f"mean-scale q{model.codec_quality}", enc.x_hat)]
 rates = {"mean-scale": (8 * size / (256 * 128), psnr(text, enc.x_hat))}
 for codec in ("jpeg", "webp"):
-    q = min(range(0, 101, 5) if codec == "webp" else range(5, 96, 5),
-            key=lambda q: abs(len(baselines.encode(text, codec, q)) - size))
-    data = baselines.encode(text, codec, q)
+    q, data = rdp.closest_in_size(text, codec, size)      # the quality nearest in bytes
     dec = baselines.decode(data)
     panels.append((f"{codec} q{q}", dec))
     rates[codec] = (8 * len(data) / (256 * 128), psnr(text, dec))

@@ -111,14 +111,12 @@ def screen_images(folder: str | os.PathLike | None = None,
                   limit: int | None = None) -> list[tuple[str, Image.Image]]:
     """Screen content as ``(name, RGB image)``: ``folder``, else ``$CODEC_LIB_DATA/screen_content``,
     else four pages of :func:`render_screen` (seeds 0 to 3)."""
-    from .data import data_root, list_images
+    from .data import data_root, eval_images
     if folder is None and data_root() is not None and (data_root() / "screen_content").is_dir():
         folder = data_root() / "screen_content"
     if folder is None:
-        images = [(f"rendered{s}", render_screen(s)) for s in range(limit or 4)]
-    else:
-        images = [(p.stem, Image.open(p).convert("RGB")) for p in list_images(folder)]
-    return images[:limit] if limit else images
+        return [(f"rendered{s}", render_screen(s)) for s in range(limit or 4)]
+    return eval_images(folder, limit)
 
 
 def image_stats(img: Image.Image | np.ndarray) -> dict[str, float]:
@@ -139,14 +137,9 @@ def image_stats(img: Image.Image | np.ndarray) -> dict[str, float]:
             "edges": float((step > 64).mean())}
 
 
-@torch.no_grad()
 def rate_map(model, img: Image.Image) -> np.ndarray:
     """Bits the model's entropy model gives ``y_hat`` at each latent position, summed over the
     channels: an ``(H / 16, W / 16)`` array (rounding, eval mode) of the image padded as the
     model pads it (to a multiple of 64 for the shipped models). Its sum plus the bits of ``z_hat`` is :func:`codec_lib.evaluate.estimate_bits`."""
-    from .codec import prepare_image
-    from .data import to_tensor
-    rgb, _, _, _ = prepare_image(img)
-    dev = next(model.parameters()).device
-    out = model.eval()(to_tensor(rgb).to(dev))
-    return (-torch.log2(out["likelihoods"]["y"]))[0].sum(0).cpu().numpy()   # (H/16, W/16)
+    from .evaluate import likelihoods
+    return (-torch.log2(likelihoods(model, img)["y"]))[0].sum(0).cpu().numpy()   # (H/16, W/16)

@@ -25,16 +25,21 @@ from .codec import decode_image, encode_image, prepare_image
 from .data import to_tensor
 from .metrics import ms_ssim, psnr
 
-__all__ = ["evaluate_model", "estimate_bits", "rd_points", "load_qualities"]
+__all__ = ["evaluate_model", "estimate_bits", "likelihoods", "rd_points", "load_qualities"]
 
 
 @torch.no_grad()
-def estimate_bits(model, img: Image.Image) -> float:
-    """The model's rate estimate in bits for ``img`` (rounding, eval mode)."""
+def likelihoods(model, img: Image.Image) -> dict[str, torch.Tensor]:
+    """The model's ``likelihoods`` (``{"y": (1, M, h, w), "z": ...}``) for ``img`` as the codec
+    prepares it (colour policy, rounding, eval mode)."""
     rgb, _, _, _ = prepare_image(img)
     dev = next(model.parameters()).device
-    out = model.eval()(to_tensor(rgb).to(dev))
-    return float(sum(-torch.log2(l).sum() for l in out["likelihoods"].values()))
+    return model.eval()(to_tensor(rgb).to(dev))["likelihoods"]
+
+
+def estimate_bits(model, img: Image.Image) -> float:
+    """The model's rate estimate in bits for ``img`` (rounding, eval mode)."""
+    return float(sum(-torch.log2(l).sum() for l in likelihoods(model, img).values()))
 
 
 def rd_points(images: list[tuple[str, Image.Image]], qualities: list, coder: Callable,
