@@ -139,7 +139,8 @@ def add_parsers(sub) -> None:
     """Register the subcommands of this module."""
     t = sub.add_parser("train", help="train a model (resumes if OUT/last.pt exists)")
     t.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
-    t.add_argument("--arch", choices=["factorized", "hyperprior", "mean-scale"])
+    t.add_argument("--arch", choices=["factorized", "hyperprior", "mean-scale", "channel-context"],
+                   help="channel-context: train it with --init a mean-scale model and --trainable cc")
     t.add_argument("--N", type=int), t.add_argument("--M", type=int)
     t.add_argument("--act", choices=["gdn", "relu", "residual"])
     t.add_argument("--synthesis", choices=["deep", "two-layer", "linear"],

@@ -136,18 +136,31 @@ class ReferenceCoder:
         return np.array(words[::-1], dtype="<u4").tobytes()
 
     def decode(self, data: bytes, indexes, tables: CdfTables) -> np.ndarray:
+        return self.stream(data).decode(indexes, tables)
+
+    def stream(self, data: bytes, count: int | None = None) -> "_ReferenceStream":
+        """A decoder that reads ``data`` in parts: each ``decode(indexes, tables)`` call takes
+        the next ``len(indexes)`` symbols, so the tables of later symbols may depend on earlier
+        ones (channel-conditional models). ``count`` (the total) is not needed here."""
+        return _ReferenceStream(data)
+
+
+class _ReferenceStream:
+    def __init__(self, data: bytes):
         if len(data) % 4 or len(data) < 8:
             raise ValueError("rANS stream length must be a multiple of 4 and at least 8 bytes")
-        words = np.frombuffer(data, dtype="<u4").tolist()
-        x, pos = words[0] | (words[1] << 32), 2
+        self.words = np.frombuffer(data, dtype="<u4").tolist()
+        self.x, self.pos = self.words[0] | (self.words[1] << 32), 2
+
+    def decode(self, indexes, tables: CdfTables) -> np.ndarray:
+        words, x = self.words, self.x
         mask = (1 << PRECISION) - 1
 
         def renorm(x):
-            nonlocal pos
             if x < _RANS_L:
-                if pos >= len(words):
+                if self.pos >= len(words):
                     raise ValueError("rANS stream ended early")
-                x, pos = (x << 32) | words[pos], pos + 1
+                x, self.pos = (x << 32) | words[self.pos], self.pos + 1
             return x
 
         def raw_bits(x):
@@ -174,6 +187,7 @@ class ReferenceCoder:
                     raw |= g << (j * _BYPASS_BITS)
                 value = -(raw >> 1) - 1 if raw & 1 else (raw >> 1) + max_value
             out.append(value + offsets[k])
+        self.x = x
         return np.array(out, dtype=np.int32)
 
 
@@ -225,6 +239,24 @@ class FastCoder:
         padded = data + bytes(4 * len(indexes) + 64)
         out = self._dec.decode_with_indexes(padded, indexes, cdfs, lengths, offsets)
         return np.asarray(out, dtype=np.int32)
+
+    def stream(self, data: bytes, count: int) -> "_FastStream":
+        """A decoder that reads ``data`` in parts (see :meth:`ReferenceCoder.stream`); ``count``
+        is the total number of symbols it will be asked for (it sizes the guard words)."""
+        if len(data) % 4 or len(data) < 8:
+            raise ValueError("rANS stream length must be a multiple of 4 and at least 8 bytes")
+        return _FastStream(_load_compressai_ans().RansDecoder(), data + bytes(4 * count + 64))
+
+
+class _FastStream:
+    def __init__(self, dec, padded: bytes):
+        self._dec = dec
+        dec.set_stream(padded)
+
+    def decode(self, indexes, tables: CdfTables) -> np.ndarray:
+        cdfs, lengths, offsets = tables.as_lists()
+        indexes = np.asarray(indexes, dtype=np.int32).ravel().tolist()
+        return np.asarray(self._dec.decode_stream(indexes, cdfs, lengths, offsets), dtype=np.int32)
 
 
 CODERS = {"rans": FastCoder, "reference": ReferenceCoder}

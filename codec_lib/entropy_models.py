@@ -106,6 +106,13 @@ class _TabledModel(nn.Module):
                for s, i in zip(strings, indexes.int())]
         return torch.stack(out).to(indexes.device)
 
+    def _decode_part(self, streams: list, indexes: torch.Tensor) -> torch.Tensor:
+        """The next ``indexes.shape`` symbols of each image's stream (``coder.stream``)."""
+        tables = self.tables()
+        out = [torch.from_numpy(st.decode(i.cpu().numpy(), tables)).reshape(i.shape)
+               for st, i in zip(streams, indexes.int())]
+        return torch.stack(out).to(indexes.device)
+
 
 def _mark_loaded_tables(module, incompatible_keys) -> None:
     """After a whole load (children included), loaded tables belong to the loaded weights."""
@@ -303,6 +310,13 @@ class GaussianConditional(_TabledModel):
         symbols = self._decode(strings, indexes, coder)
         symbols = symbols.to(means.dtype if means is not None else torch.float32)
         return symbols + means if means is not None else symbols
+
+
+    def decompress_part(self, streams: list, indexes: torch.Tensor,
+                        means: torch.Tensor) -> torch.Tensor:
+        """Like :meth:`decompress`, for the next part of streams that hold several parts
+        (``coder.stream``): a channel-conditional model decodes one slice at a time."""
+        return self._decode_part(streams, indexes).to(means.dtype) + means
 
 
 def _ndtri(p: float) -> float:

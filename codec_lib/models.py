@@ -276,9 +276,19 @@ ARCHITECTURES = {"factorized": FactorizedPrior, "hyperprior": ScaleHyperprior,
                  "mean-scale": MeanScaleHyperprior}
 
 
+def _register_extensions() -> None:
+    """Architectures defined in their own modules (imported here, after the base classes)."""
+    from .channel_context import ChannelContextHyperprior
+    ARCHITECTURES["channel-context"] = ChannelContextHyperprior
+
+
+_register_extensions()
+
+
 def build_model(arch: str, N: int = 128, M: int = 192, act: str = "gdn",
                 synthesis: str = "deep") -> CompressionModel:
-    """Instantiate an architecture by name (``factorized``, ``hyperprior``, ``mean-scale``);
+    """Instantiate an architecture by name (``factorized``, ``hyperprior``, ``mean-scale``,
+    ``channel-context``);
     ``synthesis`` picks a deep or shallow ``g_s`` (:func:`codec_lib.layers.synthesis_transform`)."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")

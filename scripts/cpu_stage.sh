@@ -11,6 +11,8 @@
 #   scripts/cpu_stage.sh video MINUTES SEED     # retrain the P-frame codecs against today's intra
 #   scripts/cpu_stage.sh video-check SEED       # ship decision: val loss, shipped vs run
 #   scripts/cpu_stage.sh video-install SEED     # export + register them, redo the video report
+#   scripts/cpu_stage.sh context MINUTES SEED   # train channel-context q2..q5 on today's mean-scale
+#   scripts/cpu_stage.sh context-install SEED   # export (only the cc networks) + register them
 #
 # `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
 # 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of
@@ -29,6 +31,11 @@
 # q2..q5; `video-check` compares each run's last validation loss (fixed synthetic clips of
 # BSDS500 val, coded low-delay at all four rates; never BasketballPass) with the shipped codec's,
 # and `video-install` exports them (lineage recorded) and measures them again.
+# `context` trains the channel-conditional entropy models (codec_lib.channel_context) of the
+# installed mean-scale q2..q5, their transforms frozen (--trainable cc), side by side at lr
+# ${LR:-1e-3}; `context-install` exports each as changes to its parent. A channel-context file
+# loads only with the very parent weights it was trained on, so `dependents` runs both again
+# (CONTEXT_MINUTES, 60 by default) after every image stage.
 # Needs CODEC_LIB_DATA: the folder holding bsds500/, kodak/ and video/ (see ../shared/data/README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +58,15 @@ vcmd() {  # the training command of P-frame codec $1, seed $2, MINUTES $3
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --intra" \
         "$(printf 'data/checkpoints/mean-scale-q%s.pt ' 2 3 4 5)--checkpoint-every 150" \
         "--init data/checkpoints/video-$1.pt --seed $2 --out runs/v-$1-s$2"; }
+ccmd() {  # the training command of the channel-context model of rate $1, seed $2, MINUTES $3
+    echo "codec-lib --threads 1 train --arch channel-context --N 64 --M 96 --synthesis deep" \
+        "--quality $1 --trainable cc --steps 1000000 --minutes $3 --batch-size 8 --crop 256" \
+        "--lr ${LR_CONTEXT:-1e-3} --lr-drop 0.75 --seed $2" \
+        "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
+        "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/cc-q$1-s$2-$(parent8 "$1")" \
+        "--checkpoint-every 200 --init data/checkpoints/mean-scale-q$1.pt"; }
+parent8() {  # first 8 hex digits of the installed mean-scale q$1's sha256 (names its runs)
+    "$PY" -c "from codec_lib import zoo; print(zoo.resolve('mean-scale', $1)['sha256'][:8])"; }
 side_by_side() {  # run the commands in these .cmd files at once (niced), each logging to its
                   # .log; fails when any of them failed
     local pids=() status=0 f p
@@ -108,6 +124,27 @@ for name in ("video-residual", "video-conditional"):   # note `dependents` exten
 EOF
     "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \
         --md $r/basketballpass32-video.md --png $r/basketballpass32-video.png --force
+    ;;
+context)
+    minutes=${2:?minutes of training}; seed=${3:?seed}
+    mkdir -p runs; files=()
+    for q in $QUALITIES; do
+        ccmd "$q" "$seed" "$minutes" > "runs/cc-q$q-s$seed.cmd"
+        files+=("runs/cc-q$q-s$seed.cmd")
+    done
+    side_by_side "${files[@]}"
+    ;;
+context-install)
+    seed=${2:?seed}
+    for q in $QUALITIES; do
+        run=$(grep -o 'runs/cc-q[0-9]*-s[0-9]*-[0-9a-f]*' "runs/cc-q$q-s$seed.cmd")
+        [ "$run" = "runs/cc-q$q-s$seed-$(parent8 "$q")" ] || {
+            echo "$run was trained on other mean-scale q$q weights: run 'context' again" >&2; exit 1; }
+        "$PY" -m codec_lib --threads 2 export "$run" "data/checkpoints/channel-context-q$q.pt" \
+            --name channel-context --quality "$q" --force --register \
+            --command "$(cat "runs/cc-q$q-s$seed.cmd")" \
+            --data "BSDS500 train + test (400 images), validated on BSDS500 val"
+    done
     ;;
 train)
     minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
@@ -191,6 +228,9 @@ EOF
             --data "BSDS500 train + test (400 images), validated on BSDS500 val"
         "$PY" -c "from codec_lib import zoo; zoo.register('data/checkpoints/mean-scale-gan-q$q.pt')"
     done
+    # the channel-context add-ons load only with the weights they were trained on: train them again
+    bash scripts/cpu_stage.sh context "${CONTEXT_MINUTES:-60}" "${CONTEXT_SEED:-1}"
+    bash scripts/cpu_stage.sh context-install "${CONTEXT_SEED:-1}"
     cl compare "$K" --reuse $r/kodak-rd.json runs/kodak-ms.json --record --json $r/kodak-rd.json \
         --plot $r/kodak-rd.png --table $r/kodak-rd.md -q --force
     if [ -d "$D/screen_content" ]; then   # chapter 10's domain-shift table (classic codecs reused)

@@ -58,6 +58,21 @@ def test_reference_and_fast_agree(seed):
     assert np.array_equal(fast.decode(a, idx, t), sym)
 
 
+@pytest.mark.parametrize("coder", [ReferenceCoder(), FastCoder()], ids=["reference", "fast"])
+def test_a_stream_decodes_in_parts(coder):
+    """One string read in parts (a channel-conditional model's slices) gives what one decode
+    of it gives, escapes included."""
+    rng = np.random.default_rng(7)
+    t = random_tables(rng)
+    idx = rng.integers(0, len(t.lengths), 900)
+    sym = (t.offsets[idx] + rng.integers(0, t.lengths[idx] - 1)).astype(np.int64)
+    sym[::50] = rng.integers(-3000, 3000, len(sym[::50]))
+    data = coder.encode(sym, idx, t)
+    stream = coder.stream(data, len(idx))
+    parts = [stream.decode(idx[a:b], t) for a, b in ((0, 1), (1, 300), (300, 300), (300, 900))]
+    assert np.array_equal(np.concatenate(parts), sym)
+
+
 def test_rate_close_to_ideal():
     rng = np.random.default_rng(1)
     p = np.array([0.6, 0.2, 0.1, 0.05, 0.05])
