@@ -8,6 +8,7 @@ One concept per module:
 - :mod:`codec_lib.entropy_coding`  rANS: a readable reference coder and a fast one
 - :mod:`codec_lib.bitstream`       the file format
 - :mod:`codec_lib.models`          factorized prior, scale and mean-scale hyperpriors
+- :mod:`codec_lib.channel_context` a channel-conditional entropy model on a mean-scale model
 - :mod:`codec_lib.codec`           images to files and back (mode policy, padding)
 - :mod:`codec_lib.refine`          encoder-side latent refinement (same decoder)
 - :mod:`codec_lib.zoo`             trained checkpoints and their manifest
