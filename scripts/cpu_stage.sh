@@ -77,6 +77,15 @@ side_by_side() {  # run the commands in these .cmd files at once (niced), each l
     for p in "${pids[@]}"; do wait "$p" || status=1; done
     return $status
 }
+every_rate() {  # command $1 of every rate, run prefix $2, MINUTES $3, seed $4: side by side,
+                # each command in runs/$2-qQ-sSEED.cmd
+    local files=() q
+    mkdir -p runs
+    for q in $QUALITIES; do
+        "$1" "$q" "$4" "$3" > "runs/$2-q$q-s$4.cmd"
+        files+=("runs/$2-q$q-s$4.cmd")
+    done
+    side_by_side "${files[@]}"; }
 case "${1:-}" in
 video)
     minutes=${2:?minutes of training}; seed=${3:?seed}
@@ -126,13 +135,7 @@ EOF
         --md $r/basketballpass32-video.md --png $r/basketballpass32-video.png --force
     ;;
 context)
-    minutes=${2:?minutes of training}; seed=${3:?seed}
-    mkdir -p runs; files=()
-    for q in $QUALITIES; do
-        ccmd "$q" "$seed" "$minutes" > "runs/cc-q$q-s$seed.cmd"
-        files+=("runs/cc-q$q-s$seed.cmd")
-    done
-    side_by_side "${files[@]}"
+    every_rate ccmd cc "${2:?minutes of training}" "${3:?seed}"
     ;;
 context-install)
     seed=${2:?seed}
@@ -147,13 +150,7 @@ context-install)
     done
     ;;
 train)
-    minutes=${2:?minutes of training}; seed=${3:?seed (a new one gives fresh crops)}
-    mkdir -p runs; files=()
-    for q in $QUALITIES; do
-        cmd "$q" "$seed" "$minutes" > "runs/ms-q$q-s$seed.cmd"
-        files+=("runs/ms-q$q-s$seed.cmd")
-    done
-    side_by_side "${files[@]}"
+    every_rate cmd ms "${2:?minutes of training}" "${3:?seed (a new one gives fresh crops)}"
     ;;
 check)
     seed=${2:?seed}
