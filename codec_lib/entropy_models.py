@@ -311,7 +311,6 @@ class GaussianConditional(_TabledModel):
         symbols = symbols.to(means.dtype if means is not None else torch.float32)
         return symbols + means if means is not None else symbols
 
-
     def decompress_part(self, streams: list, indexes: torch.Tensor,
                         means: torch.Tensor) -> torch.Tensor:
         """Like :meth:`decompress`, for the next part of streams that hold several parts
