@@ -42,6 +42,7 @@ import torch.nn as nn
 from .entropy_coding import get_coder
 from .layers import conv
 from .models import MeanScaleHyperprior, _channels_last
+from .quantization import quantize
 
 __all__ = ["ChannelContextHyperprior", "SliceParams"]
 
@@ -125,16 +126,16 @@ class ChannelContextHyperprior(MeanScaleHyperprior):
         eb, gc = self.entropy_bottleneck, self.gaussian_conditional
         z_strings = eb.compress(z, coder)
         scales_h, means_h = self._params(eb.round(z), double=True)
-        symbols, indexes, y_hats = [], [], []
+        indexes, means_all, y_hats = [], [], []
         for k, y_k in enumerate(y.chunk(self.slices, 1)):
             prev = torch.cat(y_hats, 1) if y_hats else None
             scales, means = self._slice_params(k, scales_h, means_h, prev, double=True)
-            symbols.append(torch.round(y_k.to(means.dtype) - means))
             indexes.append(gc.build_indexes(scales))
-            y_hats.append(symbols[-1] + means)
+            means_all.append(means)
+            y_hats.append(quantize(y_k.to(means.dtype), "round", means))  # what the decoder sees
         # one rANS string per image for all slices, in slice order (channels are the outer axis)
-        y_strings = gc._encode(torch.cat(symbols, 1), torch.cat(indexes, 1), coder)
-        return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:])}, torch.cat(y_hats, 1)
+        y_strings, y_hat = gc.compress(y, torch.cat(indexes, 1), torch.cat(means_all, 1), coder)
+        return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:])}, y_hat
 
     def _decompress(self, strings, shape, coder):
         gc, coder = self.gaussian_conditional, coder or get_coder()

@@ -221,7 +221,7 @@ class FastCoder:
 
     def __init__(self):
         ans = _load_compressai_ans()
-        self._enc, self._dec = ans.RansEncoder(), ans.RansDecoder()
+        self._ans, self._enc = ans, ans.RansEncoder()
 
     def encode(self, symbols, indexes, tables: CdfTables) -> bytes:
         cdfs, lengths, offsets = tables.as_lists()
@@ -230,22 +230,16 @@ class FastCoder:
             np.asarray(indexes, dtype=np.int32).ravel().tolist(), cdfs, lengths, offsets)
 
     def decode(self, data: bytes, indexes, tables: CdfTables) -> np.ndarray:
-        if len(data) % 4 or len(data) < 8:
-            raise ValueError("rANS stream length must be a multiple of 4 and at least 8 bytes")
-        cdfs, lengths, offsets = tables.as_lists()
-        indexes = np.asarray(indexes, dtype=np.int32).ravel().tolist()
-        # The compiled decoder does not check the end of its buffer: zero words after the data
-        # keep a damaged stream from reading past it (a valid stream never reaches them).
-        padded = data + bytes(4 * len(indexes) + 64)
-        out = self._dec.decode_with_indexes(padded, indexes, cdfs, lengths, offsets)
-        return np.asarray(out, dtype=np.int32)
+        return self.stream(data, np.size(indexes)).decode(indexes, tables)
 
     def stream(self, data: bytes, count: int) -> "_FastStream":
         """A decoder that reads ``data`` in parts (see :meth:`ReferenceCoder.stream`); ``count``
         is the total number of symbols it will be asked for (it sizes the guard words)."""
         if len(data) % 4 or len(data) < 8:
             raise ValueError("rANS stream length must be a multiple of 4 and at least 8 bytes")
-        return _FastStream(_load_compressai_ans().RansDecoder(), data + bytes(4 * count + 64))
+        # The compiled decoder does not check the end of its buffer: zero words after the data
+        # keep a damaged stream from reading past it (a valid stream never reaches them).
+        return _FastStream(self._ans.RansDecoder(), data + bytes(4 * count + 64))
 
 
 class _FastStream:

@@ -101,10 +101,9 @@ class _TabledModel(nn.Module):
                 for s, i in zip(symbols.int(), indexes.int())]
 
     def _decode(self, strings: list[bytes], indexes: torch.Tensor, coder=None) -> torch.Tensor:
-        coder, tables = coder or get_coder(), self.tables()
-        out = [torch.from_numpy(coder.decode(s, i.cpu().numpy(), tables)).reshape(i.shape)
-               for s, i in zip(strings, indexes.int())]
-        return torch.stack(out).to(indexes.device)
+        coder = coder or get_coder()
+        return self._decode_part([coder.stream(s, i.numel()) for s, i in zip(strings, indexes)],
+                                 indexes)
 
     def _decode_part(self, streams: list, indexes: torch.Tensor) -> torch.Tensor:
         """The next ``indexes.shape`` symbols of each image's stream (``coder.stream``)."""

@@ -276,15 +276,6 @@ ARCHITECTURES = {"factorized": FactorizedPrior, "hyperprior": ScaleHyperprior,
                  "mean-scale": MeanScaleHyperprior}
 
 
-def _register_extensions() -> None:
-    """Architectures defined in their own modules (imported here, after the base classes)."""
-    from .channel_context import ChannelContextHyperprior
-    ARCHITECTURES["channel-context"] = ChannelContextHyperprior
-
-
-_register_extensions()
-
-
 def build_model(arch: str, N: int = 128, M: int = 192, act: str = "gdn",
                 synthesis: str = "deep") -> CompressionModel:
     """Instantiate an architecture by name (``factorized``, ``hyperprior``, ``mean-scale``,
@@ -293,3 +284,8 @@ def build_model(arch: str, N: int = 128, M: int = 192, act: str = "gdn",
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     return ARCHITECTURES[arch](N=N, M=M, act=act, synthesis=synthesis)
+
+
+from .channel_context import ChannelContextHyperprior  # noqa: E402  (it subclasses the above)
+
+ARCHITECTURES["channel-context"] = ChannelContextHyperprior

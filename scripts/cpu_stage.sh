@@ -205,7 +205,7 @@ EOF
             "\"\$CODEC_LIB_DATA/bsds500/test\" --val \"\$CODEC_LIB_DATA/bsds500/val\"" \
             "--out $3 --checkpoint-every 250 --init data/checkpoints/mean-scale-q$1.pt"; }
     run() {  # one run folder per parent: resumes after an interruption, never reuses a stale run
-        echo "runs/gan-q$1-$("$PY" -c "from codec_lib import zoo; print(zoo.resolve('mean-scale', $1)['sha256'][:8])")"; }
+        echo "runs/gan-q$1-$(parent8 "$1")"; }
     pids=()
     for qb in 2:0.2 4:0.5; do
         q=${qb%:*}; b=${qb#*:}
