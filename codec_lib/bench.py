@@ -10,7 +10,8 @@ at the tensor level, interleaving the two codecs; training compares ``codec_lib.
 with a plain CompressAI training loop of the same size and batch, and splits the difference into
 the training step itself (``train_step`` against CompressAI's step on the same tensors,
 interleaved) and data loading (fit makes its random crops on the fly; the plain loop reuses
-four ready batches).
+four ready batches). On a CPU with native bfloat16 it also times ``fit`` and ``train_step``
+with ``precision="bf16"`` (bfloat16 autocast of the transforms), in the same interleaved runs.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .interop import to_compressai
 from .models import build_model, pad_to
 from .train import TrainConfig, configure_optimizers, fit, train_step
 
-__all__ = ["machine", "coding_speed", "rate_overhead", "train_throughput", "run", "main"]
+__all__ = ["machine", "cpu_bf16", "coding_speed", "rate_overhead", "train_throughput", "run", "main"]
 
 
 def machine() -> dict:
@@ -104,10 +105,16 @@ def _crops(n: int, crop: int, photos: list[torch.Tensor], seed: int = 0) -> torc
     return torch.stack(out)
 
 
-def _fit_seconds(steps: int, N: int, M: int, batch: int, crop: int, lmbda: float) -> float:
+def cpu_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), as oneDNN reports."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def _fit_seconds(steps: int, N: int, M: int, batch: int, crop: int, lmbda: float,
+                 precision: str = "fp32") -> float:
     with tempfile.TemporaryDirectory() as d:
         cfg = TrainConfig(arch="mean-scale", N=N, M=M, steps=steps, batch_size=batch, crop=crop,
-                          lmbda=lmbda, out=d, checkpoint_every=10**9, seed=0)
+                          lmbda=lmbda, out=d, checkpoint_every=10**9, seed=0, precision=precision)
         t, _ = _timed(lambda: fit(cfg, progress=False, device="cpu"))
     return t
 
@@ -129,27 +136,30 @@ def _compressai_step(net, opt, aux_opt, main: list, x: torch.Tensor, lmbda: floa
 
 
 def _step_seconds(steps: int, warmup: int, N: int, M: int, batch: int, crop: int,
-                  lmbda: float) -> tuple[float, float]:
+                  lmbda: float, bf16: bool) -> tuple[float, float, float | None]:
     """Seconds of ``steps`` training steps on the same fixed batches, without data loading:
-    ``train_step`` on our model and a plain CompressAI loop, interleaved step by step."""
+    ``train_step`` on our model (also in bfloat16 if ``bf16``) and a plain CompressAI loop,
+    interleaved step by step."""
     from compressai.models import MeanScaleHyperprior
     torch.manual_seed(0)
-    ours = build_model("mean-scale", N, M).train()
+    ours, ours16 = build_model("mean-scale", N, M).train(), build_model("mean-scale", N, M).train()
     opt, aux_opt = configure_optimizers(ours, 1e-4, 1e-3)
+    opt16, aux_opt16 = configure_optimizers(ours16, 1e-4, 1e-3)
     net = MeanScaleHyperprior(N=N, M=M).train()
     main = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
     aux_p = [p for n, p in net.named_parameters() if n.endswith("quantiles")]
     c_opt, c_aux = torch.optim.Adam(main, lr=1e-4), torch.optim.Adam(aux_p, lr=1e-3)
     photos = [to_tensor(im) for _, im in sample_images()]
     batches = [_crops(batch, crop, photos, seed=s) for s in range(4)]
-    t_ours = t_theirs = 0.0
+    t_ours = t_theirs = t_16 = 0.0
     for step in range(warmup + steps):
         x = batches[step % len(batches)]
         a, _ = _timed(lambda: train_step(ours, x, opt, aux_opt, lmbda))
         b, _ = _timed(lambda: _compressai_step(net, c_opt, c_aux, main, x, lmbda))
+        c = _timed(lambda: train_step(ours16, x, opt16, aux_opt16, lmbda, bf16=True))[0] if bf16 else 0
         if step >= warmup:
-            t_ours, t_theirs = t_ours + a, t_theirs + b
-    return t_ours, t_theirs
+            t_ours, t_theirs, t_16 = t_ours + a, t_theirs + b, t_16 + c
+    return t_ours, t_theirs, (t_16 if bf16 else None)
 
 
 def _data_seconds(steps: int, batch: int, crop: int) -> float:
@@ -164,16 +174,24 @@ def train_throughput(steps: int = 20, warmup: int = 3, N: int = 64, M: int = 96,
     """Training images/s of ``fit`` end to end (difference of a warmup-step and a warmup+steps
     run, which cancels setup, first steps and the final checkpoint), and where the time goes:
     our ``train_step`` against a plain CompressAI step on the same fixed batches (interleaved),
-    and the data loader's share."""
-    fit_s = _fit_seconds(warmup + steps, N, M, batch, crop, lmbda) - \
-        _fit_seconds(warmup, N, M, batch, crop, lmbda)
-    ours_s, theirs_s = _step_seconds(steps, warmup, N, M, batch, crop, lmbda)
+    and the data loader's share. With native bfloat16 on this CPU, the ``bf16_*`` figures are
+    the same for ``precision="bf16"`` (None otherwise)."""
+    bf16 = cpu_bf16()
+    fit_s = lambda precision: _fit_seconds(warmup + steps, N, M, batch, crop, lmbda, precision) - \
+        _fit_seconds(warmup, N, M, batch, crop, lmbda, precision)
+    fit32 = fit_s("fp32")
+    fit16 = fit_s("bf16") if bf16 else None
+    ours_s, theirs_s, ours16_s = _step_seconds(steps, warmup, N, M, batch, crop, lmbda, bf16)
     data_s = _data_seconds(steps, batch, crop)
     ips = lambda t: steps * batch / max(t, 1e-9)
     return {"steps": steps, "warmup": warmup, "batch": batch, "crop": crop, "N": N, "M": M,
-            "ours_img_per_s": ips(fit_s), "compressai_img_per_s": ips(theirs_s),
-            "ratio": ips(fit_s) / ips(theirs_s),
+            "ours_img_per_s": ips(fit32), "compressai_img_per_s": ips(theirs_s),
+            "ratio": ips(fit32) / ips(theirs_s),
             "step_img_per_s": ips(ours_s), "step_ratio": ips(ours_s) / ips(theirs_s),
+            "bf16_img_per_s": ips(fit16) if bf16 else None,
+            "bf16_ratio": ips(fit16) / ips(theirs_s) if bf16 else None,
+            "bf16_step_img_per_s": ips(ours16_s) if bf16 else None,
+            "bf16_step_ratio": ips(ours16_s) / ips(theirs_s) if bf16 else None,
             "data_ms_per_batch": 1000 * data_s / steps}
 
 
@@ -199,6 +217,10 @@ def _report(r: dict) -> None:
               f"img/s, ratio {t['ratio']:.3f}")
         print(f"  where the time goes: our train_step on fixed batches {t['step_img_per_s']:.2f} img/s "
               f"(ratio {t['step_ratio']:.3f}); data loading {t['data_ms_per_batch']:.1f} ms per batch")
+        if t.get("bf16_img_per_s"):
+            print(f"  with --precision bf16: ours {t['bf16_img_per_s']:.2f} img/s (ratio "
+                  f"{t['bf16_ratio']:.3f}); train_step {t['bf16_step_img_per_s']:.2f} img/s "
+                  f"(ratio {t['bf16_step_ratio']:.3f})")
 
 
 def main(argv=None) -> int:

@@ -161,6 +161,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--disc-channels", dest="disc_channels", type=int, help="the discriminator's width")
     t.add_argument("--trainable", nargs="+", metavar="PREFIX",
                    help="train only parameters whose names start with these (e.g. g_s); freeze the rest")
+    t.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                   help="bf16: bfloat16 autocast of the transforms, also on a CPU (about twice as "
+                        "fast on one with native bfloat16); auto (default): bf16 on a GPU only")
     t.add_argument("--seed", type=int), t.add_argument("--workers", type=int)
     t.add_argument("--train", nargs="+", help="training image folders (default: embedded photos)")
     t.add_argument("--val", help="validation image folder")

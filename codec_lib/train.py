@@ -11,7 +11,8 @@ learned by a separate auxiliary loss with its own optimizer, as in Balle et al.'
 With ``beta > 0`` the decoder is also trained as the generator of a conditional GAN
 (:mod:`codec_lib.gan`), adding ``beta * L_G`` to the loss: a generative codec.
 
-``fit`` uses the GPU when there is one (bfloat16 autocast for the transforms, channels-last),
+``fit`` uses the GPU when there is one (bfloat16 autocast for the transforms, channels-last;
+``precision="bf16"`` does the same on a CPU with native bfloat16, about twice as fast there),
 shows a tqdm progress bar, writes ``last.pt`` every ``checkpoint_every`` steps (atomically) and
 resumes exactly: the batches are a function of ``(seed, step)`` (:mod:`codec_lib.data`) and the
 checkpoint holds the model, both optimizers and every random generator's state. ``minutes``
@@ -79,6 +80,8 @@ class TrainConfig:
     out: str = "runs/run"
     checkpoint_every: int = 1000
     threads: int | None = None        # torch CPU threads (None: torch's default)
+    precision: str = "auto"           # fp32 | bf16 (bfloat16 autocast of the transforms; the
+    # entropy models and the loss stay float32) | auto: bf16 on a GPU, fp32 on a CPU
     beta: float = 0.0                 # adversarial weight: > 0 trains a generative codec (gan.py)
     disc_lr: float = 1e-4             # the discriminator's learning rate
     disc_channels: int = 64           # the discriminator's width (gan.Discriminator's C)
@@ -211,16 +214,28 @@ def _val_images(folder: str | None, crop: int) -> list[torch.Tensor]:
     return out
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def use_bf16(precision: str, device: str) -> bool:
+    """Whether ``fit`` runs the transforms under bfloat16 autocast: ``precision`` of
+    :class:`TrainConfig` on ``device`` ("cuda..." or "cpu")."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision == "bf16" or (precision == "auto" and device.startswith("cuda"))
+
+
 def train_step(model: CompressionModel, x: torch.Tensor, opt, aux_opt, lmbda: float,
-               clip_grad: float = 1.0, adversary=None,
-               beta: float = 0.0) -> tuple[dict, torch.Tensor]:
+               clip_grad: float = 1.0, adversary=None, beta: float = 0.0,
+               bf16: bool | None = None) -> tuple[dict, torch.Tensor]:
     """One optimization step of ``fit`` on the batch ``x (B, 3, H, W)``: the RD loss (plus
     ``beta`` times the generator loss when an ``adversary`` is given), clipped gradients, then
-    the auxiliary loss. Returns the loss terms and the aux loss."""
-    cuda = x.is_cuda
-    if cuda:
+    the auxiliary loss. ``bf16``: bfloat16 autocast (default: on a GPU only). Returns the loss
+    terms and the aux loss."""
+    bf16 = x.is_cuda if bf16 is None else bf16
+    if bf16 or x.is_cuda:
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         out = model(x)
         res = rd_loss(out, x, lmbda)
     loss = res["loss"]
@@ -260,7 +275,7 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         init_from(model, cfg.init, verbose=progress)
     model.to(device).train()
     model.proxy = cfg.proxy
-    cuda = device.startswith("cuda")
+    cuda, bf16 = device.startswith("cuda"), use_bf16(cfg.precision, device)
     if cuda:
         model.to(memory_format=torch.channels_last)
     opt, aux_opt = configure_optimizers(model, cfg.lr, cfg.aux_lr, cfg.trainable)
@@ -308,7 +323,8 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
             t = min(1.0, max(step / max(1, cfg.steps - 1), used))
             model.proxy_kw = {k: a * (b / a) ** t for k, (a, b) in cfg.anneal.items()}
         x = x.to(device, non_blocking=True)
-        res, aux = train_step(model, x, opt, aux_opt, cfg.lmbda, cfg.clip_grad, adversary, cfg.beta)
+        res, aux = train_step(model, x, opt, aux_opt, cfg.lmbda, cfg.clip_grad, adversary, cfg.beta,
+                               bf16)
         step += 1
         for k, v in [("loss", res["loss"]), ("bpp", res["bpp"]), ("mse", res["mse"]), ("aux", aux)] + \
                 [(k, res[k]) for k in ("g", "d_loss") if k in res]:

@@ -12,15 +12,18 @@
 #   scripts/cpu_stage.sh video-check SEED       # ship decision: val loss, shipped vs run
 #   scripts/cpu_stage.sh video-install SEED     # export + register them, redo the video report
 #   scripts/cpu_stage.sh context MINUTES SEED   # train channel-context q2..q5 on today's mean-scale
+#   scripts/cpu_stage.sh context-more MINUTES SEED  # continue the installed channel-context files
+#   scripts/cpu_stage.sh check SEED cc          # ship decision for a context run (as `check`)
 #   scripts/cpu_stage.sh context-install SEED   # export (only the cc networks) + register them
 #
 # `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
 # 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of
 # 128x128 crops of BSDS500 train + test; runs/ms-qQ-sSEED/ holds each run, runs/ms-qQ-sSEED.log
-# its log and runs/ms-qQ-sSEED.cmd the exact command, which `install` records. On 2 cores the
-# four runs make about 80 steps a minute each. `check` prints the RD loss of the shipped model
-# and of each run on fit's 16 validation crops (never Kodak): install only when every rate
-# improved.
+# its log and runs/ms-qQ-sSEED.cmd the exact command, which `install` records. Image runs use
+# bfloat16 autocast (`--precision $PRECISION`, bf16 by default; README, "Training on a CPU in
+# bfloat16"), about twice the steps of float32 on this CPU. `check` prints the RD loss of the
+# shipped model and of each run on fit's 16 validation crops (never Kodak): install only when
+# every rate improved.
 # `install` exports each run (half precision, lineage and the exact command recorded) and
 # registers it. `dependents` redoes what depends on the mean-scale weights: the video models'
 # intra references, the mean-scale-gan fine-tunes, the Kodak and screen-content results,
@@ -35,18 +38,21 @@
 # installed mean-scale q2..q5, their transforms frozen (--trainable cc), side by side at lr
 # ${LR:-1e-3}; `context-install` exports each as changes to its parent. A channel-context file
 # loads only with the very parent weights it was trained on, so `dependents` runs both again
-# (CONTEXT_MINUTES, 60 by default) after every image stage.
+# (CONTEXT_MINUTES, 60 by default) after every image stage. `context-more` continues the
+# installed channel-context files instead (same parents) at lr ${LR_CONTEXT:-1e-3}.
 # Needs CODEC_LIB_DATA: the folder holding bsds500/, kodak/ and video/ (see ../shared/data/README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUALITIES=${QUALITIES:-2 3 4 5}
 LR=${LR:-1e-4}   # the stage's lr (a stage at 3e-5 gained less than one at 1e-4: see README)
+PRECISION=${PRECISION:-bf16}   # of the image runs (train, context): bf16 or fp32
 PY=${PYTHON:-.venv/bin/python}
 D=${CODEC_LIB_DATA:?set CODEC_LIB_DATA to the folder holding bsds500/ and kodak/}
 export CODEC_LIB_DATA=$D
 cmd() {  # the training command of rate $1, seed $2, MINUTES $3 (what the manifest records)
     echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
         "--steps 1000000 --minutes $3 --batch-size 8 --crop 128 --lr $LR --lr-drop 0.75 --seed $2" \
+        "--precision $PRECISION" \
         "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/ms-q$1-s$2 --checkpoint-every 250" \
         "--init data/checkpoints/mean-scale-q$1.pt"; }
@@ -61,10 +67,10 @@ vcmd() {  # the training command of P-frame codec $1, seed $2, MINUTES $3
 ccmd() {  # the training command of the channel-context model of rate $1, seed $2, MINUTES $3
     echo "codec-lib --threads 1 train --arch channel-context --N 64 --M 96 --synthesis deep" \
         "--quality $1 --trainable cc --steps 1000000 --minutes $3 --batch-size 8 --crop 256" \
-        "--lr ${LR_CONTEXT:-1e-3} --lr-drop 0.75 --seed $2" \
+        "--lr ${LR_CONTEXT:-1e-3} --lr-drop 0.75 --seed $2 --precision $PRECISION" \
         "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/cc-q$1-s$2-$(parent8 "$1")" \
-        "--checkpoint-every 200 --init data/checkpoints/mean-scale-q$1.pt"; }
+        "--checkpoint-every 200 --init data/checkpoints/${CC_INIT:-mean-scale}-q$1.pt"; }
 parent8() {  # first 8 hex digits of the installed mean-scale q$1's sha256 (names its runs)
     "$PY" -c "from codec_lib import zoo; print(zoo.resolve('mean-scale', $1)['sha256'][:8])"; }
 side_by_side() {  # run the commands in these .cmd files at once (niced), each logging to its
@@ -137,6 +143,9 @@ EOF
 context)
     every_rate ccmd cc "${2:?minutes of training}" "${3:?seed}"
     ;;
+context-more)
+    CC_INIT=channel-context every_rate ccmd cc "${2:?minutes of training}" "${3:?seed}"
+    ;;
 context-install)
     seed=${2:?seed}
     for q in $QUALITIES; do
@@ -152,18 +161,22 @@ context-install)
 train)
     every_rate cmd ms "${2:?minutes of training}" "${3:?seed (a new one gives fresh crops)}"
     ;;
-check)
-    seed=${2:?seed}
-    "$PY" - "$D/bsds500/val" "$seed" $QUALITIES <<'EOF'
-import json, sys
+check)    # check SEED [ms|cc]: the runs of `train` (ms, default) or of `context`/`context-more` (cc)
+    seed=${2:?seed}; kind=${3:-ms}
+    "$PY" - "$D/bsds500/val" "$seed" "$kind" $QUALITIES <<'EOF'
+import json, shlex, sys
 from codec_lib import zoo
 from codec_lib.train import _val_images, evaluate_loss
-val, seed = _val_images(sys.argv[1], 128), sys.argv[2]
+folder, seed, kind = sys.argv[1:4]
+name = {"ms": "mean-scale", "cc": "channel-context"}[kind]
 ok = True
-for q in map(int, sys.argv[3:]):
-    m = zoo.load_model("mean-scale", q)
+for q in map(int, sys.argv[4:]):
+    cmd = shlex.split(open(f"runs/{kind}-q{q}-s{seed}.cmd").read())
+    run, crop = cmd[cmd.index("--out") + 1], int(cmd[cmd.index("--crop") + 1])
+    val = _val_images(folder, crop)                   # the run's own validation crops
+    m = zoo.load_model(name, q)
     shipped = evaluate_loss(m, val, m.lmbda)["loss"]
-    h = [e for e in json.load(open(f"runs/ms-q{q}-s{seed}/history.json")) if "val_loss" in e]
+    h = [e for e in json.load(open(f"{run}/history.json")) if "val_loss" in e]
     last = h[-1]["val_loss"]
     ok &= last < shipped
     print(f"q{q}: shipped {shipped:.4f}, run {last:.4f} ({100 * (last / shipped - 1):+.1f} %) at step {h[-1]['step']}")

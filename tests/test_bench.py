@@ -24,4 +24,8 @@ def test_bench_smoke():
     t = res["training"]
     assert t["ours_img_per_s"] > 0 and t["compressai_img_per_s"] > 0 and t["ratio"] > 0
     assert t["step_img_per_s"] > 0 and t["step_ratio"] > 0 and t["data_ms_per_batch"] > 0
+    if bench.cpu_bf16():                                 # the bfloat16 figures, where it is native
+        assert t["bf16_img_per_s"] > 0 and t["bf16_ratio"] > 0 and t["bf16_step_ratio"] > 0
+    else:
+        assert t["bf16_img_per_s"] is None
     bench._report(res)

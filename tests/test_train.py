@@ -1,4 +1,5 @@
 """The RD loss, exact resume, and the CLI's mapping onto TrainConfig."""
+import copy
 import math
 from dataclasses import asdict
 
@@ -154,3 +155,30 @@ def test_export_chains_the_stages_of_a_continued_run(tmp_path):
     assert t["total_steps"] == 5 and t["steps"] == 2
     assert t["stages"][1]["init"] == {"file": "a.pt", "sha256": zoo.sha256_file(tmp_path / "a.pt")}
     assert t["total_wall_s"] == round(sum(s["wall_s"] for s in t["stages"]), 1)
+
+
+def test_bf16_precision_trains_on_the_cpu_and_matches_fp32_on_one_batch(tmp_path, photos):
+    from codec_lib.data import to_tensor
+    from codec_lib.train import PRECISIONS, configure_optimizers, train_step, use_bf16
+    from codec_lib.zoo import load_model
+    assert (use_bf16("auto", "cpu"), use_bf16("auto", "cuda:0"), use_bf16("bf16", "cpu"),
+            use_bf16("fp32", "cuda")) == (False, True, True, False)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        use_bf16("fp16", "cpu")
+    x = torch.cat([to_tensor(im)[..., :128, :128] for _, im in photos[:2]])   # (2, 3, 128, 128)
+    res = {}
+    for bf16 in (False, True):
+        torch.manual_seed(0)                            # the same noise
+        model = copy.deepcopy(load_model("mean-scale", 4)).train()    # not the cached one
+        opt, aux_opt = configure_optimizers(model, 1e-4, 1e-3)
+        res[bf16], _ = train_step(model, x, opt, aux_opt, 0.013, bf16=bf16)
+    for k in ("bpp", "mse"):        # bfloat16 transforms (y to ~3 digits), float32 rate and loss
+        assert math.isclose(float(res[True][k]), float(res[False][k]), rel_tol=0.01), k
+    assert float(res[True]["mse"]) != float(res[False]["mse"])   # bf16 did take effect
+    fit(small(tmp_path / "bf", 4, precision="bf16"), progress=False)
+    ck = torch.load(tmp_path / "bf" / "last.pt", weights_only=False)
+    assert ck["config"]["precision"] == "bf16" and ck["step"] == 4
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+    for precision in PRECISIONS:                        # the CLI offers every one
+        args = build_parser().parse_args(["train", "--precision", precision, "--out", str(tmp_path)])
+        assert _train_config(args).precision == precision
