@@ -51,11 +51,18 @@ def cmd_train(a) -> None:
 
 def _installed_parent(sha256: str):
     """The installed image model whose file has this sha256 (the ``--init`` of a partly frozen
-    run), if any: the export then stores only what changed (:func:`codec_lib.zoo.save_checkpoint`)."""
+    run), if any: the export then stores only what changed (:func:`codec_lib.zoo.save_checkpoint`).
+    If that file is itself stored as changes (a run continuing a channel-context model or a
+    fine-tuned decoder), its own parent: the frozen tensors are that model's, and the new file
+    usually replaces the one it continued, so it must not depend on it."""
     from . import zoo
     e = next((e for e in zoo.read_manifest()["models"] if e["sha256"] == sha256
               and e.get("kind", "image") == "image"), None)
-    return zoo.load_model(e["name"], e["quality"]) if e else None
+    if e is None:
+        return None
+    ref = zoo.stored_parent(zoo.checkpoint_dir() / e["file"])
+    return zoo.load_ref(ref, f"{e['name']!r} q{e['quality']}") if ref else \
+        zoo.load_model(e["name"], e["quality"])
 
 
 def cmd_export(a) -> None:
@@ -90,6 +97,11 @@ def cmd_export(a) -> None:
         training.update(zoo.lineage(cfg["init"], training))
     objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
     parent = _installed_parent(training["init"]["sha256"]) if prefixes and cfg.get("init") else None
+    if parent is not None:
+        own = zoo.checkpoint_dir() / zoo.resolve(parent.codec_name, parent.codec_quality)["file"]
+        if out.resolve() == own.resolve():
+            raise UsageError(f"{out} is the file of {parent.codec_name!r} "
+                             f"q{parent.codec_quality}, which the export builds on: write elsewhere")
     sha = zoo.save_checkpoint(model.eval(), out, a.name, a.quality, cfg["lmbda"], objective,
                               meta={"training": training}, parent=parent)
     if parent is not None:

@@ -128,6 +128,12 @@ def load_ref(ref: dict, who: str, role: str = "parent") -> CompressionModel:
     return model
 
 
+def stored_parent(path: str | os.PathLike) -> dict | None:
+    """The ``"parent"`` reference of a checkpoint stored as changes to an installed model, or
+    None for a self-contained one."""
+    return _read(Path(path), None).get("parent")
+
+
 def _with_parent(obj: dict, sd: dict) -> dict:
     """The full state dict of a checkpoint stored as differences from an installed parent."""
     parent = load_ref(obj["parent"], f"model {obj['name']!r} q{obj['quality']}")

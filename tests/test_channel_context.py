@@ -110,3 +110,43 @@ def test_fit_and_export_store_only_cc_and_load_through_the_parent(tiny_zoo, tmp_
 
 def test_build_model_knows_the_architecture():
     assert isinstance(build_model("channel-context", 8, 12), ChannelContextHyperprior)
+
+
+def test_continuing_a_stored_as_changes_model_exports_against_the_root_parent(
+        tiny_zoo_dir, tmp_path, monkeypatch, capsys):
+    """`context-more`: a run started from an installed channel-context file (itself stored as
+    changes to mean-scale) is exported over that very file; it must build on mean-scale, not on
+    the file it replaces. An export that would overwrite its own parent is refused."""
+    import shutil
+    from codec_lib.cli import main
+    zoo_dir = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo_dir, zoo_dir, ignore=shutil.ignore_patterns("run-*"))
+    monkeypatch.setenv(zoo.CHECKPOINT_ENV, str(zoo_dir))
+    zoo._CACHE.clear()
+    parent = zoo.load_model("tiny-ms", 1)
+    cc = zoo_dir / "tiny-cc.pt"
+    for stage, init in enumerate((zoo_dir / "tiny-ms.pt", cc)):
+        run = tmp_path / f"run{stage}"
+        fit(TrainConfig(arch="channel-context", N=parent.N, M=parent.M, steps=3, batch_size=2,
+                        crop=64, lmbda=0.01, init=str(init), trainable=["cc"], out=str(run),
+                        checkpoint_every=3, seed=stage), progress=False)
+        assert main(["export", str(run), str(cc), "--name", "tiny-cc", "--quality", "1",
+                     "--register", "--force"]) == 0
+        assert "changes to the installed 'tiny-ms' q1" in capsys.readouterr().out
+        assert zoo.stored_parent(cc)["name"] == "tiny-ms"
+        zoo._CACHE.clear()
+        loaded = zoo.load_model("tiny-cc", 1)            # loads (no reference to itself)
+        assert torch.equal(loaded.state_dict()["cc.1.net.4.bias"].float(),
+                           torch.load(run / "last.pt", weights_only=False)["model"]
+                           ["cc.1.net.4.bias"].half().float())
+    e = zoo.resolve("tiny-cc", 1)["training"]
+    assert len(e["stages"]) == 2                         # both stages recorded
+    before = (zoo_dir / "tiny-ms.pt").read_bytes()       # a g_s fine-tune over its own parent
+    fit(TrainConfig(arch="mean-scale", N=parent.N, M=parent.M, steps=2, batch_size=2, crop=64,
+                    lmbda=0.01, init=str(zoo_dir / "tiny-ms.pt"), trainable=["g_s"],
+                    out=str(tmp_path / "gs"), checkpoint_every=2), progress=False)
+    assert main(["export", str(tmp_path / "gs"), str(zoo_dir / "tiny-ms.pt"), "--name", "x",
+                 "--quality", "1", "--force"]) == 1
+    assert "which the export builds on" in capsys.readouterr().err
+    assert (zoo_dir / "tiny-ms.pt").read_bytes() == before
+    zoo._CACHE.clear()
