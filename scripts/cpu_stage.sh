@@ -5,7 +5,7 @@
 #
 #   scripts/cpu_stage.sh train MINUTES SEED     # q2..q5 side by side, one thread each, niced
 #   LR=3e-5 scripts/cpu_stage.sh train ...      # another learning rate (1e-4 by default)
-#   scripts/cpu_stage.sh check SEED             # ship decision: BSDS500 val loss, shipped vs run
+#   scripts/cpu_stage.sh check SEED [ms|cc]     # ship decision: BSDS500 val loss, shipped vs run
 #   scripts/cpu_stage.sh install SEED           # export the runs, copy + register them
 #   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
 #   scripts/cpu_stage.sh video MINUTES SEED     # retrain the P-frame codecs against today's intra
@@ -36,7 +36,7 @@
 # and `video-install` exports them (lineage recorded) and measures them again.
 # `context` trains the channel-conditional entropy models (codec_lib.channel_context) of the
 # installed mean-scale q2..q5, their transforms frozen (--trainable cc), side by side at lr
-# ${LR:-1e-3}; `context-install` exports each as changes to its parent. A channel-context file
+# ${LR_CONTEXT:-1e-3}; `context-install` exports each as changes to its parent. A channel-context file
 # loads only with the very parent weights it was trained on, so `dependents` runs both again
 # (CONTEXT_MINUTES, 60 by default) after every image stage. `context-more` continues the
 # installed channel-context files instead (same parents) at lr ${LR_CONTEXT:-1e-3}.
