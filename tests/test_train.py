@@ -25,10 +25,11 @@ def small(out, steps, **kw):
                        checkpoint_every=2, **kw)
 
 
-def test_exact_resume(tmp_path):
-    a = fit(small(tmp_path / "a", 6), progress=False)
-    fit(small(tmp_path / "b", 4), progress=False)          # "interrupted" after 4 steps
-    b = fit(small(tmp_path / "b", 6), progress=False)      # resumed from last.pt
+@pytest.mark.parametrize("precision", ["auto", "bf16"])
+def test_exact_resume(tmp_path, precision):
+    a = fit(small(tmp_path / "a", 6, precision=precision), progress=False)
+    fit(small(tmp_path / "b", 4, precision=precision), progress=False)   # "interrupted" at 4
+    b = fit(small(tmp_path / "b", 6, precision=precision), progress=False)   # resumed
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
