@@ -18,8 +18,8 @@ come unchanged from a shipped model, plus one small network ``cc[k]`` per slice 
         y_hat_k = round(y_k - (means_h_k + d_mean)) + means_h_k + d_mean
 
 Each ``cc[k]`` ends in a zero-initialized convolution, so before training the model *is* its
-parent, bit for bit in rate; training only the ``cc`` networks on the rate term
-(:func:`codec_lib.channel_train.fit_context`) can only lower the bits. Only the ``cc`` weights
+parent, bit for bit in rate; training only the ``cc`` networks on the rate term (``fit`` with
+``--arch channel-context --init <mean-scale file> --trainable cc``) can only lower the bits. Only the ``cc`` weights
 are stored (the checkpoint names its parent, :func:`codec_lib.zoo.save_checkpoint`). All
 slices go into one rANS string, in order: the encoder knows every symbol and table before it
 writes, and the decoder reads the string in parts (``coder.stream``), one slice at a time, so a
@@ -102,18 +102,29 @@ class ChannelContextHyperprior(MeanScaleHyperprior):
             return self._double_call(self.cc[k - 1], s, m, y_hat_prev)
         return self.cc[k - 1](s, m, y_hat_prev)
 
+    def _code_slices(self, scales_h, means_h, code, double: bool = False) -> torch.Tensor:
+        """The one autoregressive loop of training, encoder and decoder: for each slice ``k`` in
+        order, its Gaussian from the hyperprior and the slices before it, then
+        ``code(k, scales, means)`` gives its ``y_hat``. Returns all of ``y_hat`` (B, M, h, w)."""
+        y_hats = []
+        for k in range(self.slices):
+            prev = torch.cat(y_hats, 1) if y_hats else None
+            scales, means = self._slice_params(k, scales_h, means_h, prev, double)
+            y_hats.append(code(k, scales, means))                        # (B, M/S, h, w)
+        return torch.cat(y_hats, 1)
+
     def from_latents(self, latents, quantize=None):
         q = quantize or self._q
         z_hat, z_likelihoods = q(self.entropy_bottleneck, latents["z"])
         scales_h, means_h = self._params(z_hat)
-        y_hats, liks = [], []
-        for k, y_k in enumerate(latents["y"].chunk(self.slices, 1)):   # (B, M/S, h, w) each
-            prev = torch.cat(y_hats, 1) if y_hats else None
-            scales, means = self._slice_params(k, scales_h, means_h, prev)
-            y_hat_k, lik_k = q(self.gaussian_conditional, y_k, scales, means=means)
-            y_hats.append(y_hat_k)
+        y_k, liks = latents["y"].chunk(self.slices, 1), []
+
+        def code(k, scales, means):
+            y_hat_k, lik_k = q(self.gaussian_conditional, y_k[k], scales, means=means)
             liks.append(lik_k)
-        y_hat = torch.cat(y_hats, 1)                                     # (B, M, h, w)
+            return y_hat_k
+
+        y_hat = self._code_slices(scales_h, means_h, code)               # (B, M, h, w)
         # Rounding around the means (straight-through or noise) gives y_hat no gradient with
         # respect to the means; with g_a frozen (y needs no gradient) nothing upstream of g_s
         # can learn through it, so g_s's backward pass is skipped (training only ``cc``).
@@ -126,13 +137,14 @@ class ChannelContextHyperprior(MeanScaleHyperprior):
         eb, gc = self.entropy_bottleneck, self.gaussian_conditional
         z_strings = eb.compress(z, coder)
         scales_h, means_h = self._params(eb.round(z), double=True)
-        indexes, means_all, y_hats = [], [], []
-        for k, y_k in enumerate(y.chunk(self.slices, 1)):
-            prev = torch.cat(y_hats, 1) if y_hats else None
-            scales, means = self._slice_params(k, scales_h, means_h, prev, double=True)
+        y_k, indexes, means_all = y.chunk(self.slices, 1), [], []
+
+        def code(k, scales, means):
             indexes.append(gc.build_indexes(scales))
             means_all.append(means)
-            y_hats.append(quantize(y_k.to(means.dtype), "round", means))  # what the decoder sees
+            return quantize(y_k[k].to(means.dtype), "round", means)     # what the decoder sees
+
+        self._code_slices(scales_h, means_h, code, double=True)
         # one rANS string per image for all slices, in slice order (channels are the outer axis)
         y_strings, y_hat = gc.compress(y, torch.cat(indexes, 1), torch.cat(means_all, 1), coder)
         return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:])}, y_hat
@@ -142,9 +154,7 @@ class ChannelContextHyperprior(MeanScaleHyperprior):
         z_hat = self.entropy_bottleneck.decompress(strings[1], shape, coder)
         scales_h, means_h = self._params(z_hat, double=True)
         streams = [coder.stream(s, scales_h[0].numel()) for s in strings[0]]
-        y_hats = []
-        for k in range(self.slices):          # decode a slice, then derive the next one's tables
-            prev = torch.cat(y_hats, 1) if y_hats else None
-            scales, means = self._slice_params(k, scales_h, means_h, prev, double=True)
-            y_hats.append(gc.decompress_part(streams, gc.build_indexes(scales), means))
-        return self.g_s(_channels_last(torch.cat(y_hats, 1).float()))
+        y_hat = self._code_slices(          # decode a slice, then derive the next one's tables
+            scales_h, means_h, lambda k, scales, means:
+            gc.decompress_part(streams, gc.build_indexes(scales), means), double=True)
+        return self.g_s(_channels_last(y_hat.float()))
