@@ -95,6 +95,8 @@ def cmd_export(a) -> None:
     if cfg.get("init"):
         training["init"] = {"file": Path(cfg["init"]).name, "sha256": zoo.sha256_file(cfg["init"])}
         training.update(zoo.lineage(cfg["init"], training))
+    if cfg.get("warm"):
+        training["warm"] = {"file": Path(cfg["warm"]).name, "sha256": zoo.sha256_file(cfg["warm"])}
     objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
     parent = _installed_parent(training["init"]["sha256"]) if prefixes and cfg.get("init") else None
     if parent is not None:
@@ -182,6 +184,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--out", help="run folder (checkpoints, history)")
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     t.add_argument("--init", help="start from the weights of this codec_lib checkpoint")
+    t.add_argument("--warm", metavar="FILE", help="copy matching tensors from this checkpoint "
+                   "first; --init then replaces what both hold (e.g. a channel-context model "
+                   "whose parent --init has since replaced)")
     t.set_defaults(func=cmd_train)
 
     de = sub.add_parser("demo", help="compress an embedded sample photo and compare with JPEG")

@@ -90,6 +90,8 @@ class TrainConfig:
     # rate, exactly: the way to fine-tune a generative decoder at a matched rate.
     init: str | None = None           # start from these weights (a codec_lib checkpoint): every
     # tensor whose name and shape match is copied, e.g. g_a and g_s into another architecture
+    warm: str | None = None           # copied the same way before ``init`` (which replaces what
+    # both hold): e.g. the channel-context networks of a parent that ``init`` has since replaced
 
 
 def rd_loss(out: dict, x: torch.Tensor, lmbda: float) -> dict:
@@ -271,8 +273,9 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = model or build_model(cfg.arch, cfg.N, cfg.M, cfg.act, cfg.synthesis)
-    if cfg.init and not (out / "last.pt").exists():
-        init_from(model, cfg.init, verbose=progress)
+    for src in (cfg.warm, cfg.init):
+        if src and not (out / "last.pt").exists():
+            init_from(model, src, verbose=progress)
     model.to(device).train()
     model.proxy = cfg.proxy
     cuda, bf16 = device.startswith("cuda"), use_bf16(cfg.precision, device)

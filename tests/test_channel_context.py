@@ -150,3 +150,33 @@ def test_continuing_a_stored_as_changes_model_exports_against_the_root_parent(
     assert "which the export builds on" in capsys.readouterr().err
     assert (zoo_dir / "tiny-ms.pt").read_bytes() == before
     zoo._CACHE.clear()
+
+
+def test_warm_start_takes_cc_from_one_file_and_the_rest_from_init(tiny_zoo, tmp_path, capsys):
+    """`dependents` after an image stage: `--warm` an older channel-context model (saved whole),
+    `--init` the new parent. The run starts with the old cc networks and the new parent's
+    transforms, and its export records both files."""
+    from codec_lib.cli import main
+    parent = zoo.load_model("tiny-ms", 1)
+    old = ChannelContextHyperprior.from_parent(
+        MeanScaleHyperprior(parent.N, parent.M).eval(), slices=6)   # another parent's transforms
+    _perturb(old)                                   # and cc networks that are not at zero
+    warm = tmp_path / "cc-warm.pt"
+    zoo.save_checkpoint(old, warm, "tiny-cc", 1, 0.01)
+    run = tmp_path / "run"
+    assert main(["train", "--arch", "channel-context", "--N", str(parent.N), "--M", str(parent.M),
+                 "--lmbda", "0.01", "--steps", "1", "--batch-size", "2", "--crop", "64",
+                 "--lr", "1e-12", "--trainable", "cc", "--warm", str(warm),
+                 "--init", str(tiny_zoo / "tiny-ms.pt"), "--out", str(run)]) == 0
+    got = torch.load(run / "last.pt", weights_only=False)["model"]
+    theirs, before = parent.state_dict(), zoo.load_checkpoint(warm).state_dict()
+    for k, v in got.items():
+        ref = before[k] if k.startswith("cc.") else theirs[k]
+        assert torch.allclose(v.float(), ref.float(), atol=1e-6), k
+    assert any(before[k].abs().sum() > 0 for k in got if k.startswith("cc."))
+    assert main(["export", str(run), str(tmp_path / "cc.pt"), "--name", "tiny-cc",
+                 "--quality", "1"]) == 0
+    assert "changes to the installed 'tiny-ms' q1" in capsys.readouterr().out
+    t = torch.load(tmp_path / "cc.pt", weights_only=True)["meta"]["training"]
+    assert t["warm"] == {"file": "cc-warm.pt", "sha256": zoo.sha256_file(warm)}
+    assert t["init"]["sha256"] == zoo.sha256_file(tiny_zoo / "tiny-ms.pt")
