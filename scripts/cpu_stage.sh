@@ -36,10 +36,12 @@
 # and `video-install` exports them (lineage recorded) and measures them again.
 # `context` trains the channel-conditional entropy models (codec_lib.channel_context) of the
 # installed mean-scale q2..q5, their transforms frozen (--trainable cc), side by side at lr
-# ${LR_CONTEXT:-1e-3}; `context-install` exports each as changes to its parent. A channel-context file
-# loads only with the very parent weights it was trained on, so `dependents` runs both again
-# (CONTEXT_MINUTES, 60 by default) after every image stage. `context-more` continues the
-# installed channel-context files instead (same parents) at lr ${LR_CONTEXT:-1e-3}.
+# ${LR_CONTEXT:-1e-3}; `context-install` exports each as changes to its parent. A channel-context
+# file loads only with the very parent weights it was trained on, so `dependents` trains them
+# again after every image stage (CONTEXT_MINUTES, 30 by default), each cc network starting from
+# the one it replaces (CC_WARM=1: `--warm runs/cc-warm-qQ.pt`, which `install` keeps whole), and
+# installs them. `context-more` continues the installed channel-context files instead (same
+# parents) at lr ${LR_CONTEXT:-1e-3}.
 # Needs CODEC_LIB_DATA: the folder holding bsds500/, kodak/ and video/ (see ../shared/data/README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +72,8 @@ ccmd() {  # the training command of the channel-context model of rate $1, seed $
         "--lr ${LR_CONTEXT:-1e-3} --lr-drop 0.75 --seed $2 --precision $PRECISION" \
         "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/cc-q$1-s$2-$(parent8 "$1")" \
-        "--checkpoint-every 200 --init data/checkpoints/${CC_INIT:-mean-scale}-q$1.pt"; }
+        "--checkpoint-every 200 --init data/checkpoints/${CC_INIT:-mean-scale}-q$1.pt" \
+        "${CC_WARM:+--warm runs/cc-warm-q$1.pt}"; }
 parent8() {  # first 8 hex digits of the installed mean-scale q$1's sha256 (names its runs)
     "$PY" -c "from codec_lib import zoo; print(zoo.resolve('mean-scale', $1)['sha256'][:8])"; }
 side_by_side() {  # run the commands in these .cmd files at once (niced), each logging to its
@@ -140,7 +143,11 @@ EOF
     "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \
         --md $r/basketballpass32-video.md --png $r/basketballpass32-video.png --force
     ;;
-context)
+context)   # CC_WARM=1: start the cc networks from those `install` kept (runs/cc-warm-qQ.pt)
+    for q in $QUALITIES; do
+        [ -z "${CC_WARM:-}" ] || [ -f "runs/cc-warm-q$q.pt" ] || {
+            echo "runs/cc-warm-q$q.pt: missing (\`install\` keeps it): run without CC_WARM" >&2; exit 1; }
+    done
     every_rate ccmd cc "${2:?minutes of training}" "${3:?seed}"
     ;;
 context-more)
@@ -186,6 +193,20 @@ EOF
     ;;
 install)
     seed=${2:?seed}; out="runs/exports-s$seed"; mkdir -p "$out"
+    "$PY" - $QUALITIES <<'EOF'   # keep the channel-context models whole: they load only with
+import sys                       # the parent about to be replaced (`dependents` warm-starts)
+from codec_lib import zoo
+for q in map(int, sys.argv[1:]):
+    try:
+        m, e = zoo.load_model("channel-context", q), zoo.resolve("channel-context", q)
+    except zoo.ModelError as err:
+        print(f"no channel-context q{q} to keep ({err})")
+        continue
+    own = [s for s in e["training"].get("stages", []) if "--arch channel-context" in s["command"]]
+    zoo.save_checkpoint(m, f"runs/cc-warm-q{q}.pt", "channel-context", q, m.lmbda, meta={
+        "kept_from": {"file": e["file"], "sha256": e["sha256"], "cc_stages": own}})
+    print(f"runs/cc-warm-q{q}.pt: channel-context q{q} ({e['sha256'][:16]}...), whole")
+EOF
     for q in $QUALITIES; do    # export first: the lineage reads the shipped file's sha256
         "$PY" -m codec_lib --threads 2 export "runs/ms-q$q-s$seed" "$out/mean-scale-q$q.pt" \
             --name mean-scale --quality "$q" --force \
@@ -214,7 +235,7 @@ EOF
     gan() {  # mean-scale-gan q$1 with beta $2 into run $3: g_s fine-tuned against a discriminator
         echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --quality $1 --steps 2000" \
             "--batch-size 8 --crop 128 --lr 1e-4 --lr-drop 0.8 --beta $2 --disc-channels 32" \
-            "--disc-lr 4e-4 --trainable g_s --train \"\$CODEC_LIB_DATA/bsds500/train\"" \
+            "--disc-lr 4e-4 --precision $PRECISION --trainable g_s --train \"\$CODEC_LIB_DATA/bsds500/train\"" \
             "\"\$CODEC_LIB_DATA/bsds500/test\" --val \"\$CODEC_LIB_DATA/bsds500/val\"" \
             "--out $3 --checkpoint-every 250 --init data/checkpoints/mean-scale-q$1.pt"; }
     run() {  # one run folder per parent: resumes after an interruption, never reuses a stale run
@@ -239,7 +260,7 @@ EOF
         "$PY" -c "from codec_lib import zoo; zoo.register('data/checkpoints/mean-scale-gan-q$q.pt')"
     done
     # the channel-context add-ons load only with the weights they were trained on: train them again
-    bash scripts/cpu_stage.sh context "${CONTEXT_MINUTES:-60}" "${CONTEXT_SEED:-1}"
+    CC_WARM=1 bash scripts/cpu_stage.sh context "${CONTEXT_MINUTES:-30}" "${CONTEXT_SEED:-1}"
     bash scripts/cpu_stage.sh context-install "${CONTEXT_SEED:-1}"
     cl compare "$K" --reuse $r/kodak-rd.json runs/kodak-ms.json --record --json $r/kodak-rd.json \
         --plot $r/kodak-rd.png --table $r/kodak-rd.md -q --force

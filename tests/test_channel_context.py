@@ -155,14 +155,18 @@ def test_continuing_a_stored_as_changes_model_exports_against_the_root_parent(
 def test_warm_start_takes_cc_from_one_file_and_the_rest_from_init(tiny_zoo, tmp_path, capsys):
     """`dependents` after an image stage: `--warm` an older channel-context model (saved whole),
     `--init` the new parent. The run starts with the old cc networks and the new parent's
-    transforms, and its export records both files."""
+    transforms; its export records both files and counts the stages that trained those cc
+    networks."""
     from codec_lib.cli import main
+    from codec_lib.cli_train import _record_warm
     parent = zoo.load_model("tiny-ms", 1)
     old = ChannelContextHyperprior.from_parent(
         MeanScaleHyperprior(parent.N, parent.M).eval(), slices=6)   # another parent's transforms
     _perturb(old)                                   # and cc networks that are not at zero
     warm = tmp_path / "cc-warm.pt"
-    zoo.save_checkpoint(old, warm, "tiny-cc", 1, 0.01)
+    kept = {"file": "tiny-cc.pt", "sha256": "0" * 64,      # as cpu_stage.sh install keeps it
+            "cc_stages": [{"command": "codec-lib train --arch channel-context", "steps": 5}]}
+    zoo.save_checkpoint(old, warm, "tiny-cc", 1, 0.01, meta={"kept_from": kept})
     run = tmp_path / "run"
     assert main(["train", "--arch", "channel-context", "--N", str(parent.N), "--M", str(parent.M),
                  "--lmbda", "0.01", "--steps", "1", "--batch-size", "2", "--crop", "64",
@@ -178,5 +182,9 @@ def test_warm_start_takes_cc_from_one_file_and_the_rest_from_init(tiny_zoo, tmp_
                  "--quality", "1"]) == 0
     assert "changes to the installed 'tiny-ms' q1" in capsys.readouterr().out
     t = torch.load(tmp_path / "cc.pt", weights_only=True)["meta"]["training"]
-    assert t["warm"] == {"file": "cc-warm.pt", "sha256": zoo.sha256_file(warm)}
+    assert t["warm"] == {"file": "cc-warm.pt", "sha256": zoo.sha256_file(warm), "kept_from": kept}
+    training = {"stages": [{"steps": 20, "wall_s": 2.0}, {"steps": 1, "wall_s": 0.5}]}
+    _record_warm(training, str(warm))      # a parent with a lineage: the kept stages count too
+    assert [s["steps"] for s in training["stages"]] == [20, 5, 1]
+    assert training["total_steps"] == 26 and training["warm"]["kept_from"] == kept
     assert t["init"]["sha256"] == zoo.sha256_file(tiny_zoo / "tiny-ms.pt")
