@@ -284,9 +284,10 @@ for q in committed["qualities"]:
 #   above), for a bit under 1 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
 #   that moves *along* the distortion-perception curve, not beyond it.
 # * **Against JPEG and AVIF at the same size.** JPEG scores *better* than our generative codec
-#   on both measures; AVIF keeps more high-frequency energy, is behind our generative decoder on
-#   patch distance at the lower rate and ahead at the higher one, and leads it by about 2 to
-#   3 dB on PSNR (the Kodak table above). Two reasons. Our
+#   on both measures; AVIF keeps more high-frequency energy at the higher rate, is behind our
+#   generative decoder on patch distance at both rates (with the previous, less trained weights
+#   it was ahead at the higher one), and leads it by about 2 to 3 dB on PSNR (the Kodak table
+#   above). Two reasons. Our
 #   CPU-trained codecs are far below AVIF in rate-distortion (chapter 6): the encoder throws away
 #   detail that no decoder can bring back. And the measures are blind to *what* the detail is:
 #   JPEG's block edges and ringing add high-frequency energy and sharp patches, which a patch
