@@ -65,20 +65,15 @@ def _installed_parent(sha256: str):
         zoo.load_model(e["name"], e["quality"])
 
 
-def _record_warm(training: dict, warm: str) -> None:
-    """Record the ``--warm`` file in ``training``; if it names the stages that trained its own
-    part (``meta["kept_from"]["cc_stages"]``, as ``scripts/cpu_stage.sh install`` writes them),
-    count those in the lineage, before this run's stage."""
+def _warm_record(warm: str) -> dict:
+    """How the export records the ``--warm`` file: name, sha256 and, when it has one, its
+    ``meta["kept_from"]`` (``scripts/cpu_stage.sh install`` writes the file it kept and the
+    stages that trained its cc networks, ``cc_stages``, which the lineage then counts)."""
     import torch
     from . import zoo
     kept = torch.load(warm, map_location="cpu", weights_only=True).get("meta", {}).get("kept_from")
-    training["warm"] = {"file": Path(warm).name, "sha256": zoo.sha256_file(warm),
-                        **({"kept_from": kept} if kept else {})}
-    extra = (kept or {}).get("cc_stages") or []
-    if extra and training.get("stages"):
-        stages = training["stages"][:-1] + extra + training["stages"][-1:]
-        training.update(stages=stages, total_steps=sum(s.get("steps") or 0 for s in stages),
-                        total_wall_s=round(sum(s.get("wall_s") or 0 for s in stages), 1))
+    return {"file": Path(warm).name, "sha256": zoo.sha256_file(warm),
+            **({"kept_from": kept} if kept else {})}
 
 
 def cmd_export(a) -> None:
@@ -108,11 +103,13 @@ def cmd_export(a) -> None:
                 "wall_s": round(walls[-1], 1) if walls else None,
                 "data": a.data or ", ".join(cfg["train"]) or "embedded sample photos",
                 "aux_loss_settled": round(aux, 2)}
+    warm = _warm_record(cfg["warm"]) if cfg.get("warm") else {}
     if cfg.get("init"):
         training["init"] = {"file": Path(cfg["init"]).name, "sha256": zoo.sha256_file(cfg["init"])}
-        training.update(zoo.lineage(cfg["init"], training))
-    if cfg.get("warm"):                 # and the stages that trained what it took from there
-        _record_warm(training, cfg["warm"])
+        training.update(zoo.lineage(cfg["init"], training,
+                                    warm.get("kept_from", {}).get("cc_stages", ())))
+    if warm:
+        training["warm"] = warm
     objective = "perceptual" if cfg.get("beta", 0) > 0 else "mse"
     parent = _installed_parent(training["init"]["sha256"]) if prefixes and cfg.get("init") else None
     if parent is not None:

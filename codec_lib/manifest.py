@@ -143,11 +143,13 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
     return entry
 
 
-def lineage(init: str | os.PathLike, training: dict) -> dict:
+def lineage(init: str | os.PathLike, training: dict, earlier: list[dict] = ()) -> dict:
     """``stages`` (every training run since the start, this one last), ``total_steps`` and
     ``total_wall_s`` of a run (its ``training`` record: command, steps, wall_s, device, init)
     that continued from the codec_lib checkpoint ``init``; empty when ``init`` holds no
-    training record. A parent without ``stages`` counts as one stage of its total steps."""
+    training record. A parent without ``stages`` counts as one stage of its total steps.
+    ``earlier``: stages that trained other parts of the run's starting weights (those of a
+    ``--warm`` file), counted just before this one."""
     try:
         prev = torch.load(init, map_location="cpu", weights_only=True).get("meta", {}).get("training")
     except Exception:                   # not a codec_lib checkpoint: nothing to chain
@@ -159,7 +161,7 @@ def lineage(init: str | os.PathLike, training: dict) -> dict:
     first.update(steps=prev.get("total_steps", first.get("steps")),
                  wall_s=prev.get("total_wall_s", first.get("wall_s")))
     stages = prev.get("stages") or [first]
-    stages = stages + [{**{k: training.get(k) for k in keys}, "init": training["init"]}]
+    stages = stages + list(earlier) + [{**{k: training.get(k) for k in keys}, "init": training["init"]}]
     return {"stages": stages, "total_steps": sum(s.get("steps") or 0 for s in stages),
             "total_wall_s": round(sum(s.get("wall_s") or 0 for s in stages), 1)}
 

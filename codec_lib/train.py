@@ -273,8 +273,8 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = model or build_model(cfg.arch, cfg.N, cfg.M, cfg.act, cfg.synthesis)
-    for src in (cfg.warm, cfg.init):
-        if src and not (out / "last.pt").exists():
+    if not (out / "last.pt").exists():          # a resumed run has its own weights
+        for src in filter(None, (cfg.warm, cfg.init)):
             init_from(model, src, verbose=progress)
     model.to(device).train()
     model.proxy = cfg.proxy

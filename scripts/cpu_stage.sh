@@ -235,8 +235,9 @@ EOF
     gan() {  # mean-scale-gan q$1 with beta $2 into run $3: g_s fine-tuned against a discriminator
         echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --quality $1 --steps 2000" \
             "--batch-size 8 --crop 128 --lr 1e-4 --lr-drop 0.8 --beta $2 --disc-channels 32" \
-            "--disc-lr 4e-4 --precision $PRECISION --trainable g_s --train \"\$CODEC_LIB_DATA/bsds500/train\"" \
-            "\"\$CODEC_LIB_DATA/bsds500/test\" --val \"\$CODEC_LIB_DATA/bsds500/val\"" \
+            "--disc-lr 4e-4 --precision $PRECISION --trainable g_s" \
+            "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
+            "--val \"\$CODEC_LIB_DATA/bsds500/val\"" \
             "--out $3 --checkpoint-every 250 --init data/checkpoints/mean-scale-q$1.pt"; }
     run() {  # one run folder per parent: resumes after an interruption, never reuses a stale run
         echo "runs/gan-q$1-$(parent8 "$1")"; }

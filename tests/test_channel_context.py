@@ -158,7 +158,6 @@ def test_warm_start_takes_cc_from_one_file_and_the_rest_from_init(tiny_zoo, tmp_
     transforms; its export records both files and counts the stages that trained those cc
     networks."""
     from codec_lib.cli import main
-    from codec_lib.cli_train import _record_warm
     parent = zoo.load_model("tiny-ms", 1)
     old = ChannelContextHyperprior.from_parent(
         MeanScaleHyperprior(parent.N, parent.M).eval(), slices=6)   # another parent's transforms
@@ -183,8 +182,11 @@ def test_warm_start_takes_cc_from_one_file_and_the_rest_from_init(tiny_zoo, tmp_
     assert "changes to the installed 'tiny-ms' q1" in capsys.readouterr().out
     t = torch.load(tmp_path / "cc.pt", weights_only=True)["meta"]["training"]
     assert t["warm"] == {"file": "cc-warm.pt", "sha256": zoo.sha256_file(warm), "kept_from": kept}
-    training = {"stages": [{"steps": 20, "wall_s": 2.0}, {"steps": 1, "wall_s": 0.5}]}
-    _record_warm(training, str(warm))      # a parent with a lineage: the kept stages count too
+    lined = tmp_path / "lined.pt"          # a parent with a lineage: the kept stages count too
+    zoo.save_checkpoint(parent, lined, "tiny-ms", 1, 0.01,
+                        meta={"training": {"stages": [{"steps": 20, "wall_s": 2.0}]}})
+    training = zoo.lineage(lined, {"steps": 1, "wall_s": 0.5, "init": t["init"]},
+                           t["warm"]["kept_from"]["cc_stages"])
     assert [s["steps"] for s in training["stages"]] == [20, 5, 1]
-    assert training["total_steps"] == 26 and training["warm"]["kept_from"] == kept
+    assert training["total_steps"] == 26 and t["warm"]["kept_from"] == kept
     assert t["init"]["sha256"] == zoo.sha256_file(tiny_zoo / "tiny-ms.pt")
