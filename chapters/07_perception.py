@@ -285,9 +285,10 @@ for q in committed["qualities"]:
 #   that moves *along* the distortion-perception curve, not beyond it.
 # * **Against JPEG and AVIF at the same size.** JPEG scores *better* than our generative codec
 #   on both measures; AVIF keeps more high-frequency energy at the higher rate, is behind our
-#   generative decoder on patch distance at both rates (with the previous, less trained weights
-#   it was ahead at the higher one), and leads it by about 2 to 3 dB on PSNR (the Kodak table
-#   above). Two reasons. Our
+#   generative decoder on patch distance at the lower rate and slightly ahead at the higher one
+#   (which of the two leads there has changed from one 2,000-step adversarial run to the next:
+#   a difference of that size is noise between runs), and leads it by about 1.7 to 2.7 dB on
+#   PSNR (the Kodak table above). Two reasons. Our
 #   CPU-trained codecs are far below AVIF in rate-distortion (chapter 6): the encoder throws away
 #   detail that no decoder can bring back. And the measures are blind to *what* the detail is:
 #   JPEG's block edges and ringing add high-frequency energy and sharp patches, which a patch
