@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -143,7 +144,7 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
     return entry
 
 
-def lineage(init: str | os.PathLike, training: dict, earlier: list[dict] = ()) -> dict:
+def lineage(init: str | os.PathLike, training: dict, earlier: Sequence[dict] = ()) -> dict:
     """``stages`` (every training run since the start, this one last), ``total_steps`` and
     ``total_wall_s`` of a run (its ``training`` record: command, steps, wall_s, device, init)
     that continued from the codec_lib checkpoint ``init``; empty when ``init`` holds no
