@@ -20,6 +20,9 @@ Fritsch & Carlson, SIAM J. Numer. Anal. 17(2), 1980), with shape-preserving thre
 at the ends: the slopes of MATLAB's ``pchip`` and ``scipy.interpolate.PchipInterpolator`` (the
 tests check equality). The integrals are exact (each segment is a cubic). No scipy needed.
 
+A BD-rate is a mean over the quality range; :func:`rate_savings` says where along the curve it
+comes from: each test point's rate against the anchor's interpolated rate at the same quality.
+
 Points are dicts with ``"bpp"`` and ``"psnr"`` (or ``"ms_ssim"``, used in dB:
 ``-10 log10(1 - MS-SSIM)``): the ``points`` of a ``codec-lib eval`` document; the document
 itself is accepted too.
@@ -30,7 +33,8 @@ import math
 
 import numpy as np
 
-__all__ = ["bd_rate", "bd_psnr", "bd_rate_matrix", "quality_db", "pchip_slopes", "pchip_integral"]
+__all__ = ["bd_rate", "bd_psnr", "bd_rate_matrix", "rate_savings", "quality_db", "pchip_slopes",
+           "pchip_integral", "pchip_eval"]
 
 
 def quality_db(point: dict, metric: str = "psnr") -> float:
@@ -77,6 +81,16 @@ def pchip_integral(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
     return total
 
 
+def pchip_eval(x: np.ndarray, y: np.ndarray, xq: float) -> float:
+    """The monotone cubic through ``(x, y)`` at ``xq`` (inside ``[x[0], x[-1]]``)."""
+    m = pchip_slopes(x, y)
+    k = int(np.clip(np.searchsorted(x, xq, side="right") - 1, 0, len(x) - 2))
+    h = x[k + 1] - x[k]
+    s = (xq - x[k]) / h
+    return float(y[k] * (1 - 3 * s**2 + 2 * s**3) + h * m[k] * (s - 2 * s**2 + s**3)
+                 + y[k + 1] * (3 * s**2 - 2 * s**3) + h * m[k + 1] * (s**3 - s**2))
+
+
 def _curve(points, metric: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     """``(log rate, quality dB)`` arrays of one curve, checked."""
     if isinstance(points, dict):
@@ -121,6 +135,20 @@ def bd_psnr(anchor_points, test_points, metric: str = "psnr") -> float:
     ra, qa = _curve(anchor_points, metric, "anchor")
     rt, qt = _curve(test_points, metric, "test")
     return _mean_gap(ra, qa, rt, qt, "rate", show=lambda v: f"{math.exp(v):.4g} bpp")
+
+
+def rate_savings(anchor_points, test_points, metric: str = "psnr") -> list[float | None]:
+    """Where along the curve a BD-rate comes from: for each test point, in its order, its rate
+    against the anchor's at the same quality in percent (negative: fewer bits), the anchor's
+    log-rate interpolated as in :func:`bd_rate`; ``None`` outside the anchor's quality range."""
+    ra, qa = _curve(anchor_points, metric, "anchor")
+    rt, qt = _curve(test_points, metric, "test")
+    order = np.argsort(qa)
+    qa, ra = qa[order], ra[order]
+    if np.any(np.diff(qa) == 0):
+        raise ValueError(f"the anchor curve has two points with the same {metric} (dB)")
+    return [100.0 * math.expm1(r - pchip_eval(qa, ra, q)) if qa[0] <= q <= qa[-1] else None
+            for r, q in zip(rt, qt)]
 
 
 def bd_rate_matrix(results: list[dict], metric: str = "psnr") -> dict[str, dict[str, float | None]]:

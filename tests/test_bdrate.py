@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from codec_lib.bdrate import (bd_psnr, bd_rate, bd_rate_matrix, pchip_integral, pchip_slopes,
-                              quality_db)
+from codec_lib.bdrate import (bd_psnr, bd_rate, bd_rate_matrix, pchip_eval, pchip_integral,
+                              pchip_slopes, quality_db, rate_savings)
 
 
 def log_rate(d):
@@ -92,3 +92,23 @@ def test_pchip_monotone_and_matches_scipy():
             p = interp.PchipInterpolator(x, y)
             np.testing.assert_allclose(pchip_slopes(x, y), p.derivative()(x), atol=1e-12)
             assert pchip_integral(x, y, lo, hi) == pytest.approx(p.integrate(lo, hi), abs=1e-10)
+            xq = rng.uniform(x[0], x[-1])
+            assert pchip_eval(x, y, xq) == pytest.approx(float(p(xq)), abs=1e-10)
+            assert pchip_eval(x, y, x[-1]) == pytest.approx(y[-1], abs=1e-12)
+
+
+def test_rate_savings_per_point():
+    # 10 % fewer bits everywhere: -10 % at every point inside the anchor's range (25..40 dB)
+    test = curve([24, 25, 28, 31, 34, 40, 41], 0.9)
+    s = rate_savings(ANCHOR, test)
+    assert s[0] is None and s[-1] is None
+    np.testing.assert_allclose(s[1:-1], -10, atol=1e-9)
+    # between the anchor's knots only its interpolation differs from the exact curve
+    assert rate_savings(ANCHOR, curve([26.5, 35.2], 0.9)) == pytest.approx([-10, -10], abs=0.2)
+    # a saving that shrinks with quality: the mean is the BD-rate, the ends are not
+    shrinking = [{"bpp": p["bpp"] * (0.6 + 0.02 * (p["psnr"] - 25)), "psnr": p["psnr"]} for p in ANCHOR]
+    s = rate_savings(ANCHOR, shrinking)
+    assert s[0] == pytest.approx(-40) and s[-1] == pytest.approx(-10)
+    assert s[0] < bd_rate(ANCHOR, shrinking) < s[-1]
+    with pytest.raises(ValueError, match="at least 2 points"):
+        rate_savings(ANCHOR[:1], test)
