@@ -104,15 +104,18 @@ def _curve(points, metric: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.log(rate), q
 
 
+def _by_x(x: np.ndarray, y: np.ndarray, name: str, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """The curve sorted by ``x``, checked for two points at the same ``x``."""
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if np.any(np.diff(x) == 0):
+        raise ValueError(f"the {name} curve has two points with the same {axis}")
+    return x, y
+
+
 def _mean_gap(xa, ya, xt, yt, axis: str, show=lambda v: f"{v:.4g}") -> float:
     """Mean of ``y_test - y_anchor`` over the common range of ``x`` (each curve sorted by x)."""
-    curves = []
-    for x, y, name in ((xa, ya, "anchor"), (xt, yt, "test")):
-        order = np.argsort(x)
-        x, y = x[order], y[order]
-        if np.any(np.diff(x) == 0):
-            raise ValueError(f"the {name} curve has two points with the same {axis}")
-        curves.append((x, y))
+    curves = [_by_x(xa, ya, "anchor", axis), _by_x(xt, yt, "test", axis)]
     lo = max(curves[0][0][0], curves[1][0][0])
     hi = min(curves[0][0][-1], curves[1][0][-1])
     if not hi > lo:
@@ -143,10 +146,7 @@ def rate_savings(anchor_points, test_points, metric: str = "psnr") -> list[float
     log-rate interpolated as in :func:`bd_rate`; ``None`` outside the anchor's quality range."""
     ra, qa = _curve(anchor_points, metric, "anchor")
     rt, qt = _curve(test_points, metric, "test")
-    order = np.argsort(qa)
-    qa, ra = qa[order], ra[order]
-    if np.any(np.diff(qa) == 0):
-        raise ValueError(f"the anchor curve has two points with the same {metric} (dB)")
+    qa, ra = _by_x(qa, ra, "anchor", f"{metric} (dB)")
     return [100.0 * math.expm1(r - pchip_eval(qa, ra, q)) if qa[0] <= q <= qa[-1] else None
             for r, q in zip(rt, qt)]
 
