@@ -313,15 +313,15 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about 29 % more rate at equal PSNR). Its P-frame parts were first
+# BD-rate printed above: about 31 % more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, weaker image model (8,500 steps), against which they saved a quarter
 # of the rate; as the image model trained on (to about 52,000 steps) without them, all-intra
 # coding overtook it by 48 %, two more stages of the P-frame parts (105 minutes) against
 # that image model brought that back to about 15 %, and more stages of the image model
-# alone (to about 56,700, 62,700, 68,700, 72,400 and 75,900 steps) moved all-intra ahead by two,
-# five, three, one and three more points. A P-frame codec has to be trained with the
+# alone (to about 56,700, 62,700, 68,700, 72,400, 75,900 and 83,600 steps) moved all-intra
+# ahead by two, five, three, one, three and three more points. A P-frame codec has to be trained with the
 # quality of reference it will see (the conditional codec of chapter 9, trained the same way,
-# beats all-intra). Against x264 and
+# beat all-intra against the image models of its time, and now only breaks even). Against x264 and
 # x265 it is about ten times as expensive: it is small (about 1.5 M parameters), trained
 # for 198 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs

@@ -22,7 +22,8 @@
 # 128x128 crops of BSDS500 train + test; runs/ms-qQ-sSEED/ holds each run, runs/ms-qQ-sSEED.log
 # its log and runs/ms-qQ-sSEED.cmd the exact command, which `install` records. Image runs use
 # bfloat16 autocast (`--precision $PRECISION`, bf16 by default; README, "Training on a CPU in
-# bfloat16"): about twice the steps of float32 on some CPUs, fewer on others (stage s11's), so
+# bfloat16"): about twice the steps of float32 on some CPUs (2.4 times on stage s12's), fewer on
+# others (stage s11's), so
 # time one step of each first (`bench._step_seconds`, same README section). `check` prints the RD loss of the
 # shipped model and of each run on fit's 16 validation crops (never Kodak): install only when
 # every rate improved.
