@@ -28,7 +28,7 @@ from .data import ImageFolder, eval_images, sample_images, to_tensor, training_l
 from .evaluate import estimate_bits
 from .interop import to_compressai
 from .models import build_model, pad_to
-from .train import TrainConfig, configure_optimizers, fit, train_step
+from .train import TrainConfig, configure_optimizers, fit, rd_loss, train_step
 
 __all__ = ["machine", "cpu_bf16", "coding_speed", "rate_overhead", "train_throughput", "run", "main"]
 
@@ -160,6 +160,34 @@ def _step_seconds(steps: int, warmup: int, N: int, M: int, batch: int, crop: int
         if step >= warmup:
             t_ours, t_theirs, t_16 = t_ours + a, t_theirs + b, t_16 + c
     return t_ours, t_theirs, (t_16 if bf16 else None)
+
+
+def _video_step_seconds(coding: str, steps: int = 6, warmup: int = 1, batch: int = 4,
+                        crop: int = 128) -> tuple[float, float]:
+    """Seconds of ``steps`` P-frame training steps (``fit_video``'s forward, loss and update)
+    of a ``coding`` codec in float32 and in bfloat16 autocast, interleaved step by step, on
+    fixed crops of the sample photos (the reference: the same crops moved by 2 pixels)."""
+    from .video_train import build_video_model
+    torch.manual_seed(0)
+    models = [build_video_model(coding, 48, 64, 16, lmbdas=[0.013]).train() for _ in range(2)]
+    opts = [configure_optimizers(m, 1e-4, 1e-3, [n for n, _ in m.named_children() if n != "intra"])
+            for m in models]
+    photos = [to_tensor(im) for _, im in sample_images()]
+    x = _crops(batch, crop + 2, photos, seed=0)                          # (B, 3, crop+2, crop+2)
+    x, ref = x[..., 2:, 2:], x[..., :-2, :-2]
+
+    def step(model, opt, bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = rd_loss(model(x, ref), x, 0.013)["loss"]
+        opt[0].zero_grad()
+        loss.backward()
+        opt[0].step()
+    t = [0.0, 0.0]
+    for i in range(warmup + steps):
+        for k in (0, 1):
+            dt = _timed(lambda: step(models[k], opts[k], k == 1))[0]
+            t[k] += dt if i >= warmup else 0.0
+    return t[0], t[1]
 
 
 def _data_seconds(steps: int, batch: int, crop: int) -> float:

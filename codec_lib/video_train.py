@@ -20,7 +20,9 @@ Each clip batch draws one rate ``k`` and trains ``R_motion + R_frame + lmbdas[k]
 ``+ lmbda * 255^2 * MSE(warp(x_ref_hat, v), x_t)`` (DVC's first training stage). The learning rate
 drops tenfold after ``lr_drop`` of the steps (or of ``minutes``, a time budget, if that comes
 first). Batches depend only on ``(seed, step)``, and a run resumes exactly from ``out/last.pt``
-(which keeps the chain's current reference). Training runs on the GPU when there is one. With
+(which keeps the chain's current reference). Training runs on the GPU when there is one;
+``precision`` works as in :func:`codec_lib.train.fit` (bfloat16 autocast of the P-frame
+transforms, entropy models and loss in float32; the frozen intra model always in float32). With
 ``val`` (folders of photos never trained on, e.g. BSDS500 val) each checkpoint records the loss
 of coding fixed synthetic clips of them low-delay at every rate (:func:`evaluate_video_loss`),
 the ship decision for a continued stage.
@@ -44,7 +46,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .motion import warp
-from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss
+from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss, use_bf16
 from .video_data import clip_batch, training_sources, val_clips
 
 __all__ = ["VideoTrainConfig", "build_video_model", "clip_batch", "val_clips", "evaluate_video_loss",
@@ -78,6 +80,7 @@ class VideoTrainConfig:
     clip_frames: int = 64             # frames read from each clip
     val: list[str] = field(default_factory=list)      # folders of validation photos (see val_clips)
     seed: int = 0
+    precision: str = "auto"           # fp32 | bf16 | auto (bf16 on a GPU), as TrainConfig's
     out: str = "runs/video"
     checkpoint_every: int = 500
     threads: int | None = None
@@ -148,6 +151,7 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         raise ValueError("chain must be at least 2 (an intra frame and a P-frame)")
     torch.manual_seed(cfg.seed)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = use_bf16(cfg.precision, device)
     intras = [load_checkpoint(p).requires_grad_(False).to(device) for p in cfg.intra] or [None]
     if len(intras) not in (1, len(cfg.lmbdas)):
         raise ValueError(f"give one intra checkpoint or one per rate ({len(cfg.lmbdas)}), not {len(intras)}")
@@ -191,11 +195,12 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         late = step >= cfg.lr_drop * cfg.steps or time.time() - t0 >= cfg.lr_drop * budget
         for g in opt.param_groups:
             g["lr"] = cfg.lr * (0.1 if late else 1.0)
-        o = model(x[:, t + 1], ref)
-        res = rd_loss(o, x[:, t + 1], lmbda)            # R_motion + R_frame + lmbda 255^2 MSE
-        loss = res["loss"]
-        if step < cfg.warmup:
-            loss = loss + lmbda * 255**2 * F.mse_loss(warp(ref, o["flow"]), x[:, t + 1])
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            o = model(x[:, t + 1], ref)
+            res = rd_loss(o, x[:, t + 1], lmbda)        # R_motion + R_frame + lmbda 255^2 MSE
+            loss = res["loss"]
+            if step < cfg.warmup:
+                loss = loss + lmbda * 255**2 * F.mse_loss(warp(ref, o["flow"]), x[:, t + 1])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
@@ -204,7 +209,7 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         aux_opt.zero_grad(set_to_none=True)
         aux_loss.backward()
         aux_opt.step()
-        ref = _to_8bit(o["x_hat"].detach())             # the next frame's reference
+        ref = _to_8bit(o["x_hat"].detach().float())     # the next frame's reference
         step += 1
         for key, v in (("loss", loss), ("bpp", res["bpp"]), ("mse", res["mse"])):
             v = float(v.detach())

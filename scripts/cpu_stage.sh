@@ -33,7 +33,8 @@
 # perception and video reports, then the README's figures must be updated by hand from data/results/.
 # `dependents` only re-points the video models at the new intra models; their P-frame parts were
 # trained against older ones, so `video` continues both codecs from their shipped files for
-# MINUTES (lr $LR, a tenth for the last quarter), side by side, against the installed mean-scale
+# MINUTES (lr $LR, a tenth for the last quarter; in $PRECISION too, the frozen intra models in
+# float32), side by side, against the installed mean-scale
 # q2..q5; `video-check` compares each run's last validation loss (fixed synthetic clips of
 # BSDS500 val, coded low-delay at all four rates; never BasketballPass) with the shipped codec's,
 # and `video-install` exports them (lineage recorded) and measures them again.
@@ -50,7 +51,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 QUALITIES=${QUALITIES:-2 3 4 5}
 LR=${LR:-1e-4}   # the stage's lr (a stage at 3e-5 gained less than one at 1e-4: see README)
-PRECISION=${PRECISION:-bf16}   # of the image runs (train, context): bf16 or fp32
+PRECISION=${PRECISION:-bf16}   # of every training run (train, context, video): bf16 or fp32
 PY=${PYTHON:-.venv/bin/python}
 D=${CODEC_LIB_DATA:?set CODEC_LIB_DATA to the folder holding bsds500/ and kodak/}
 export CODEC_LIB_DATA=$D
@@ -63,7 +64,7 @@ cmd() {  # the training command of rate $1, seed $2, MINUTES $3 (what the manife
         "--init data/checkpoints/mean-scale-q$1.pt"; }
 vcmd() {  # the training command of P-frame codec $1, seed $2, MINUTES $3
     echo "codec-lib --threads 1 train-video --coding $1 --steps 1000000 --minutes $3 --batch-size 4" \
-        "--crop 128 --chain 4 --lr $LR --lr-drop 0.75 --warmup 0 --photos" \
+        "--crop 128 --chain 4 --lr $LR --lr-drop 0.75 --warmup 0 --precision $PRECISION --photos" \
         "\"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
         "--clips \"\$CODEC_LIB_DATA/video/bikes.mp4\" --clip-frames 250" \
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --intra" \

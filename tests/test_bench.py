@@ -29,3 +29,9 @@ def test_bench_smoke():
     else:
         assert t["bf16_img_per_s"] is None
     bench._report(res)
+
+
+def test_video_step_timing_runs_both_precisions():
+    for coding in ("residual", "conditional"):
+        fp32_s, bf16_s = bench._video_step_seconds(coding, steps=1, warmup=0, batch=1, crop=64)
+        assert fp32_s > 0 and bf16_s > 0

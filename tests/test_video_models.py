@@ -130,6 +130,29 @@ def test_video_training_runs_resumes_and_codes(tiny_zoo, clip, photos, tmp_path,
     assert np.array_equal(decode_video(enc.data, a), enc.frames)
 
 
+@pytest.mark.parametrize("coding", ["residual", "conditional"])
+def test_video_training_in_bf16_tracks_fp32(tiny_zoo, clip, tmp_path, coding):
+    from codec_lib.cli import build_parser
+    from codec_lib.video_train import VideoTrainConfig, fit_video
+    src = tmp_path / "clip.y4m"
+    write_y4m(src, clip)
+    kw = dict(coding=coding, N=16, M=24, C=8, lmbdas=[0.005, 0.02], steps=2, batch_size=2, crop=48,
+              chain=3, warmup=1, clips=[str(src)], intra=[str(tiny_zoo / "tiny-ms.pt")], threads=1)
+    h = {}
+    for precision in ("fp32", "bf16"):                  # same seed: the same clips and noise
+        fit_video(VideoTrainConfig(out=str(tmp_path / precision), precision=precision, **kw), progress=False)
+        ck = torch.load(tmp_path / precision / "last.pt", weights_only=False)
+        assert ck["config"]["precision"] == precision and ck["step"] == 2
+        assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+        assert ck["ref"].dtype == torch.float32         # the chain's reference stays float32
+        h[precision] = ck["history"][0]
+    for k in ("bpp", "mse"):            # bfloat16 P-frame transforms, float32 rates and loss
+        assert h["bf16"][k] == pytest.approx(h["fp32"][k], rel=0.05), k
+    assert h["bf16"]["mse"] != h["fp32"]["mse"]         # bf16 did take effect
+    args = build_parser().parse_args(["train-video", "--precision", "bf16", "--out", str(tmp_path)])
+    assert args.precision == "bf16"
+
+
 def test_video_time_budget_stops_with_a_checkpoint(tiny_zoo, clip, tmp_path, capsys):
     from codec_lib.video_train import VideoTrainConfig, fit_video
     src = tmp_path / "clip.y4m"
