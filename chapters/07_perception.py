@@ -281,7 +281,7 @@ for q in committed["qualities"]:
 # * **Generative against MSE decoder, same bits.** The generative decoder draws grain and texture
 #   where the MSE decoder smooths them away: a lower patch distance (most of the gain on the finest
 #   pyramid level) and a high-frequency ratio much closer to the originals' (the printout
-#   above), for about 0.8 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
+#   above), for about 0.9 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
 #   that moves *along* the distortion-perception curve, not beyond it.
 # * **Against JPEG and AVIF at the same size.** JPEG scores *better* than our generative codec
 #   on both measures; AVIF keeps more high-frequency energy at the higher rate, is behind our

@@ -191,7 +191,7 @@ def add_parsers(sub) -> None:
                    "checkpoint records the loss on fixed synthetic clips of them")
     t.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="bf16: bfloat16 autocast of the P-frame transforms, also on a CPU (about "
-                        "1.4 to 1.6 times as fast on one with native bfloat16); auto (default): "
+                        "1.8 times as fast on one with AMX-BF16); auto (default): "
                         "bf16 on a GPU only")
     t.add_argument("--seed", type=int), t.add_argument("--out")
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
