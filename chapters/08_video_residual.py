@@ -242,7 +242,7 @@ print(f"mean motion: learned {v.abs().mean():.2f} px, block matching {np.abs(bm)
 # %% [markdown]
 # **An honest look at the learned motion.** On these frames block matching predicts far better
 # than the flow our small motion network estimates: trained end to end with the codec on a CPU
-# budget (38,127 steps, clips of 128x128 pixels), it has learned very little motion, and the
+# budget (46,486 steps, clips of 128x128 pixels), it has learned very little motion, and the
 # codec spends almost nothing on it. What it saves on a frame comes from coding the frame's
 # difference from the reference, with a learned transform and entropy model, and from the
 # refinement network. That is a known difficulty: the rate term pulls the flow towards zero
@@ -313,17 +313,19 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about 31 % more rate at equal PSNR). Its P-frame parts were first
+# BD-rate printed above: about 28 % more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, weaker image model (8,500 steps), against which they saved a quarter
 # of the rate; as the image model trained on (to about 52,000 steps) without them, all-intra
 # coding overtook it by 48 %, two more stages of the P-frame parts (105 minutes) against
 # that image model brought that back to about 15 %, and more stages of the image model
-# alone (to about 56,700, 62,700, 68,700, 72,400, 75,900 and 83,600 steps) moved all-intra
-# ahead by two, five, three, one, three and three more points. A P-frame codec has to be trained with the
-# quality of reference it will see (the conditional codec of chapter 9, trained the same way,
-# beat all-intra against the image models of its time, and now only breaks even). Against x264 and
+# alone (to about 56,700, 62,700, 68,700, 72,400, 75,900, 83,600 and 91,800 steps) moved all-intra
+# ahead by two, five, three, one, three, three and four more points, and a third stage of the
+# P-frame parts against the newest image model (30 minutes) won back seven. A P-frame codec has
+# to be trained with the quality of reference it will see (the conditional codec of chapter 9,
+# trained the same way, beat all-intra against the image models of its time, and now is a few
+# per cent behind it). Against x264 and
 # x265 it is about ten times as expensive: it is small (about 1.5 M parameters), trained
-# for 198 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
+# for 228 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs
 # (DVC) roughly matched x264 in 2019, and the DCVC family has since passed H.266/VTM (chapter
 # 9's references).
