@@ -16,6 +16,7 @@
 #   scripts/cpu_stage.sh context-more MINUTES SEED  # continue the installed channel-context files
 #   scripts/cpu_stage.sh check SEED cc          # ship decision for a context run (as `check`)
 #   scripts/cpu_stage.sh context-install SEED   # export (only the cc networks) + register them
+#   scripts/cpu_stage.sh keep-cc [REV]          # remake install's runs/cc-warm-qQ.pt from git REV
 #
 # `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
 # 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of
@@ -43,7 +44,7 @@
 # ${LR_CONTEXT:-1e-3}; `context-install` exports each as changes to its parent. A channel-context
 # file loads only with the very parent weights it was trained on, so `dependents` trains them
 # again after every image stage (CONTEXT_MINUTES, 30 by default), each cc network starting from
-# the one it replaces (CC_WARM=1: `--warm runs/cc-warm-qQ.pt`, which `install` keeps whole), and
+# the one it replaces (CC_WARM=1: `--warm runs/cc-warm-qQ.pt`, which `install` keeps whole and `keep-cc REV` remakes), and
 # installs them. `context-more` continues the installed channel-context files instead (same
 # parents) at lr ${LR_CONTEXT:-1e-3}.
 # Needs CODEC_LIB_DATA: the folder holding bsds500/, kodak/ and video/ (see ../shared/data/README).
@@ -99,6 +100,23 @@ every_rate() {  # command $1 of every rate, run prefix $2, MINUTES $3, seed $4: 
         files+=("runs/$2-q$q-s$4.cmd")
     done
     side_by_side "${files[@]}"; }
+keep_cc() {  # runs/cc-warm-qQ.pt: each channel-context model, whole, from checkpoint folder $1
+    mkdir -p runs   # (default: the installed one); `dependents` warm-starts the cc networks from them
+    CODEC_LIB_CHECKPOINTS=${1:-${CODEC_LIB_CHECKPOINTS:-}} "$PY" - $QUALITIES <<'EOF'
+import sys
+from codec_lib import zoo
+for q in map(int, sys.argv[1:]):
+    try:
+        m, e = zoo.load_model("channel-context", q), zoo.resolve("channel-context", q)
+    except zoo.ModelError as err:
+        print(f"no channel-context q{q} to keep ({err})")
+        continue
+    own = [s for s in e["training"].get("stages", []) if "--arch channel-context" in s["command"]]
+    zoo.save_checkpoint(m, f"runs/cc-warm-q{q}.pt", "channel-context", q, m.lmbda, meta={
+        "kept_from": {"file": e["file"], "sha256": e["sha256"], "cc_stages": own}})
+    print(f"runs/cc-warm-q{q}.pt: channel-context q{q} ({e['sha256'][:16]}...), whole")
+EOF
+}
 case "${1:-}" in
 video)
     minutes=${2:?minutes of training}; seed=${3:?seed}
@@ -147,10 +165,18 @@ EOF
     "$PY" -m codec_lib.video_report --frames 32 --json $r/basketballpass32-video.json \
         --md $r/basketballpass32-video.md --png $r/basketballpass32-video.png --force
     ;;
+keep-cc)   # keep-cc [REV]: runs/cc-warm-qQ.pt from the channel-context files committed at REV
+    rev=${2:-HEAD}
+    git rev-parse -q --verify "$rev^{commit}" > /dev/null || { echo "keep-cc: '$rev' is not a commit" >&2; exit 2; }
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    git archive "$rev" data/checkpoints | tar -x -C "$tmp"
+    keep_cc "$tmp/data/checkpoints"
+    ;;
 context)   # CC_WARM=1: start the cc networks from those `install` kept (runs/cc-warm-qQ.pt)
     for q in $QUALITIES; do
         [ -z "${CC_WARM:-}" ] || [ -f "runs/cc-warm-q$q.pt" ] || {
-            echo "runs/cc-warm-q$q.pt: missing (\`install\` keeps it): run without CC_WARM" >&2; exit 1; }
+            echo "runs/cc-warm-q$q.pt: missing (\`install\` keeps it, \`keep-cc REV\` remakes it from the" \
+                 "files committed before the install): run one of them, or run without CC_WARM" >&2; exit 1; }
     done
     every_rate ccmd cc "${2:?minutes of training}" "${3:?seed}"
     ;;
@@ -197,20 +223,7 @@ EOF
     ;;
 install)
     seed=${2:?seed}; out="runs/exports-s$seed"; mkdir -p "$out"
-    "$PY" - $QUALITIES <<'EOF'   # keep the channel-context models whole: they load only with
-import sys                       # the parent about to be replaced (`dependents` warm-starts)
-from codec_lib import zoo
-for q in map(int, sys.argv[1:]):
-    try:
-        m, e = zoo.load_model("channel-context", q), zoo.resolve("channel-context", q)
-    except zoo.ModelError as err:
-        print(f"no channel-context q{q} to keep ({err})")
-        continue
-    own = [s for s in e["training"].get("stages", []) if "--arch channel-context" in s["command"]]
-    zoo.save_checkpoint(m, f"runs/cc-warm-q{q}.pt", "channel-context", q, m.lmbda, meta={
-        "kept_from": {"file": e["file"], "sha256": e["sha256"], "cc_stages": own}})
-    print(f"runs/cc-warm-q{q}.pt: channel-context q{q} ({e['sha256'][:16]}...), whole")
-EOF
+    keep_cc   # the channel-context models, whole: they load only with the parent about to be replaced
     for q in $QUALITIES; do    # export first: the lineage reads the shipped file's sha256
         "$PY" -m codec_lib --threads 2 export "runs/ms-q$q-s$seed" "$out/mean-scale-q$q.pt" \
             --name mean-scale --quality "$q" --force \
