@@ -628,8 +628,9 @@ for p in model.parameters():
     p.requires_grad_(True)
 
 # %% [markdown]
-# Refinement buys fewer bits *and* a higher PSNR for the same model and the same decoder; the
-# price is encoding time: each step is a forward and a backward pass through the whole codec,
+# Refinement buys a lower rate-distortion loss from the same model and the same decoder: here
+# mostly a higher PSNR for about the same bits (on Kodak, fewer bits *and* a higher PSNR at every
+# rate); the price is encoding time: each step is a forward and a backward pass through the whole codec,
 # so a refined encoding takes many plain encodings' time (printed above). Most of the gain comes
 # in the first few tens of steps. README's "Encoder-side refinement" section measures it on Kodak.
 # Like the proxies of this chapter it is an approximation: SGA only ends *near* rounding, which
