@@ -44,9 +44,10 @@
 # ${LR_CONTEXT:-1e-3}; `context-install` exports each as changes to its parent. A channel-context
 # file loads only with the very parent weights it was trained on, so `dependents` trains them
 # again after every image stage (CONTEXT_MINUTES, 30 by default), each cc network starting from
-# the one it replaces (CC_WARM=1: `--warm runs/cc-warm-qQ.pt`, which `install` keeps whole and `keep-cc REV` remakes), and
-# installs them. `context-more` continues the installed channel-context files instead (same
-# parents) at lr ${LR_CONTEXT:-1e-3}.
+# the one it replaces (CC_WARM=1: `--warm runs/cc-warm-qQ.pt`, which `install` keeps whole and
+# `keep-cc REV` remakes from the checkpoints committed at REV), and installs them.
+# `context-more` continues the installed channel-context files instead (same parents) at lr
+# ${LR_CONTEXT:-1e-3}.
 # Needs CODEC_LIB_DATA: the folder holding bsds500/, kodak/ and video/ (see ../shared/data/README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -167,7 +168,8 @@ EOF
     ;;
 keep-cc)   # keep-cc [REV]: runs/cc-warm-qQ.pt from the channel-context files committed at REV
     rev=${2:-HEAD}
-    git rev-parse -q --verify "$rev^{commit}" > /dev/null || { echo "keep-cc: '$rev' is not a commit" >&2; exit 2; }
+    git rev-parse -q --verify "$rev^{commit}" > /dev/null || {
+        echo "keep-cc: '$rev' is not a commit" >&2; exit 2; }
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
     git archive "$rev" data/checkpoints | tar -x -C "$tmp"
     keep_cc "$tmp/data/checkpoints"
