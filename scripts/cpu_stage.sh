@@ -31,7 +31,8 @@
 # `install` exports each run (half precision, lineage and the exact command recorded) and
 # registers it. `dependents` redoes what depends on the mean-scale weights: the video models'
 # intra references, the mean-scale-gan fine-tunes, the Kodak and screen-content results,
-# perception and video reports, then the README's figures must be updated by hand from data/results/.
+# perception and video reports, then the README's figures must be updated by hand from data/results/
+# (`python scripts/stage_report.py` prints them, against the results `install` kept in runs/).
 # `dependents` only re-points the video models at the new intra models; their P-frame parts were
 # trained against older ones, so `video` continues both codecs from their shipped files for
 # MINUTES (lr $LR, a tenth for the last quarter; in $PRECISION too, the frozen intra models in
@@ -226,6 +227,7 @@ EOF
 install)
     seed=${2:?seed}; out="runs/exports-s$seed"; mkdir -p "$out"
     keep_cc   # the channel-context models, whole: they load only with the parent about to be replaced
+    cp data/results/kodak-rd.json runs/kodak-rd-before.json   # scripts/stage_report.py compares
     for q in $QUALITIES; do    # export first: the lineage reads the shipped file's sha256
         "$PY" -m codec_lib --threads 2 export "runs/ms-q$q-s$seed" "$out/mean-scale-q$q.pt" \
             --name mean-scale --quality "$q" --force \

@@ -1,0 +1,35 @@
+"""scripts/stage_report.py: the README's post-stage figures, read from the committed results."""
+import json
+import runpy
+from pathlib import Path
+
+from codec_lib.bdrate import bd_rate, rate_savings
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "data" / "results"
+
+
+def test_stage_report_prints_the_committed_figures(capsys):
+    main = runpy.run_path(str(ROOT / "scripts" / "stage_report.py"))["main"]
+    # against the committed results themselves: every model is 0 % from its "previous" weights
+    assert main(["--before", str(RESULTS / "kodak-rd.json")]) == 0
+    out = capsys.readouterr().out
+    assert "vs its previous weights: PSNR +0.00 %, MS-SSIM +0.00 %" in out
+    new = {e["model"]: e for e in json.loads((RESULTS / "kodak-rd.json").read_text())["results"]}
+    vs_jpeg = bd_rate(new["jpeg"], new["mean-scale"])
+    assert f"mean-scale       vs jpeg {vs_jpeg:+.1f} %" in out
+    per_rate = " / ".join(f"{v:+.1f} %" for v in rate_savings(new["jpeg"], new["mean-scale"]))
+    assert f"per rate, mean-scale vs jpeg: {per_rate}" in out
+    for section in ("== Kodak", "+refine30: vs jpeg", "== perception", "== screen content",
+                    "== BasketballPass"):
+        assert section in out
+
+
+def test_stage_report_without_earlier_results(capsys, tmp_path, monkeypatch):
+    main = runpy.run_path(str(ROOT / "scripts" / "stage_report.py"))["main"]
+    assert main(["--before", str(tmp_path / "missing.json")]) == 2   # named but missing: an error
+    assert "no such file" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)                 # no runs/kodak-rd-before.json here: said, skipped
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "no comparison with the previous weights" in out and "vs its previous weights" not in out
