@@ -313,19 +313,21 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about 28 % more rate at equal PSNR). Its P-frame parts were first
+# BD-rate printed above: about 29 % more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, weaker image model (8,500 steps), against which they saved a quarter
 # of the rate; as the image model trained on (to about 52,000 steps) without them, all-intra
 # coding overtook it by 48 %, two more stages of the P-frame parts (105 minutes) against
 # that image model brought that back to about 15 %, and more stages of the image model
 # alone (to about 56,700, 62,700, 68,700, 72,400, 75,900, 83,600 and 91,800 steps) moved all-intra
 # ahead by two, five, three, one, three, three and four more points, and a third stage of the
-# P-frame parts against the newest image model (30 minutes) won back seven. A P-frame codec has
+# P-frame parts against the image model of 91,800 steps (30 minutes) won back seven; the image
+# model's next stage (to about 99,600 steps) moved all-intra three points ahead again, and a fourth
+# stage of the P-frame parts against it (30 minutes) won back three. A P-frame codec has
 # to be trained with the quality of reference it will see (the conditional codec of chapter 9,
-# trained the same way, beat all-intra against the image models of its time, and now is a few
-# per cent behind it). Against x264 and
+# trained the same way, beat all-intra against the image models of its time, and now is about
+# 5 % behind it). Against x264 and
 # x265 it is about ten times as expensive: it is small (about 1.5 M parameters), trained
-# for 228 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
+# for 258 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs
 # (DVC) roughly matched x264 in 2019, and the DCVC family has since passed H.266/VTM (chapter
 # 9's references).

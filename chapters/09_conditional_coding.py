@@ -214,9 +214,9 @@ print(f"y_t - y_(t-1), per-channel hist.: {channel_entropy(ys[1] - ys[0]) / n:.4
 # residual codec, the other becomes conditional, starting as that very residual codec
 # (`ConditionalVideoCodec.init_from_residual`, tested to code identically) and learning how much
 # to condition. Any difference between them is what conditioning buys. Both were later
-# continued for the same 105 minutes against a better intra model, and for 30 more against
-# today's (the conditional codec, slower per step, made 17,643 steps in all to the residual
-# codec's 28,486: fewer, not more). (Trained from scratch
+# continued for the same 105 minutes against a better intra model, and for 30 and 30 more against
+# two later ones (the conditional codec, slower per step, made 23,948 steps in all to the residual
+# codec's 37,037: fewer, not more). (Trained from scratch
 # on this CPU budget, the conditional codec lagged: a first run spent several hundred steps before
 # its latent carried anything, and a run at the residual codec's learning rate diverged.)
 
@@ -301,13 +301,13 @@ assert bd["video-residual"] < 0          # conditioning beats subtracting, from 
 # %% [markdown]
 # Conditional coding beats residual coding by the BD-rate printed above, from the same starting
 # point, with the same motion parts, training data and steps, and about the same size. Against
-# all-intra coding with today's image model it spends a few per cent more (the `mean-scale` line
+# all-intra coding with today's image model it spends about 5 % more (the `mean-scale` line
 # above), where the residual codec spends more than a quarter more: both P-frame parts were first
 # trained against a much weaker image model, and the image model has since trained for far
 # longer than they have (chapter 8 shows how the gap grew and what retraining them won back). This is the argument of section 9.1 at work: coding a
 # frame given its prediction never needs more bits than coding their difference, and when the
 # prediction is poor the conditional codec can fall back on coding the frame almost on its own.
-# Both are far from x264 and x265: small networks trained for about four hours on a CPU. The published DCVC
+# Both are far from x264 and x265: small networks trained for four to five hours on a CPU. The published DCVC
 # models were trained for days on GPUs; their successors DCVC-TCM (multi-scale temporal contexts),
 # DCVC-HEM (hybrid spatial-temporal entropy models) and DCVC-DC (diverse contexts) surpass the
 # best low-delay settings of HM and VTM, at a cost of about 2.6 to 3.3 TMACs per 1080p frame and
