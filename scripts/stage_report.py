@@ -20,11 +20,12 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from codec_lib.bdrate import bd_rate, rate_savings  # noqa: E402
 
-R = Path(__file__).resolve().parents[1] / "data" / "results"
-KEPT = Path("runs/kodak-rd-before.json")   # what `scripts/cpu_stage.sh install` keeps
+R = ROOT / "data" / "results"
+KEPT = ROOT / "runs" / "kodak-rd-before.json"   # what `scripts/cpu_stage.sh install` keeps
 LEARNED = ("mean-scale", "channel-context", "mean-scale-gan", "factorized")
 
 
@@ -40,7 +41,7 @@ def pct(v: float | None, digits: int = 1) -> str:
 def row(anchor: dict, test: dict, metric: str = "psnr", digits: int = 1) -> str:
     try:
         return pct(bd_rate(anchor, test, metric), digits)
-    except ValueError as e:   # curves that do not overlap
+    except ValueError as e:   # too few points, or curves that do not overlap
         return f"n/a ({e})"
 
 
@@ -55,7 +56,7 @@ def kodak(before: Path | None) -> None:
         if m in old:
             print(f"{'':16s} vs its previous weights: PSNR {row(old[m], new[m], digits=2)}, "
                   f"MS-SSIM {row(old[m], new[m], 'ms_ssim', digits=2)}")
-    for m in ("mean-scale", "channel-context"):
+    for m in (m for m in ("mean-scale", "channel-context") if m in new):
         for b in ("jpeg", "webp", "avif"):
             s = rate_savings(new[b], new[m])
             print(f"per rate, {m} vs {b}: " + " / ".join(pct(v) for v in s))
@@ -118,7 +119,8 @@ def screen_and_video() -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before", type=Path,
-                    help=f"an earlier kodak-rd.json (default: {KEPT}, which `install` keeps)")
+                    help="an earlier kodak-rd.json "
+                         "(default: runs/kodak-rd-before.json, which `install` keeps)")
     a = ap.parse_args(argv)
     if a.before is not None and not a.before.is_file():
         print(f"stage_report: --before {a.before}: no such file", file=sys.stderr)

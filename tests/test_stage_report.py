@@ -1,6 +1,6 @@
 """scripts/stage_report.py: the README's post-stage figures, read from the committed results."""
+import importlib.util
 import json
-import runpy
 from pathlib import Path
 
 from codec_lib.bdrate import bd_rate, rate_savings
@@ -9,8 +9,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "data" / "results"
 
 
+def _script():
+    spec = importlib.util.spec_from_file_location("stage_report", ROOT / "scripts" / "stage_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_stage_report_prints_the_committed_figures(capsys):
-    main = runpy.run_path(str(ROOT / "scripts" / "stage_report.py"))["main"]
+    main = _script().main
     # against the committed results themselves: every model is 0 % from its "previous" weights
     assert main(["--before", str(RESULTS / "kodak-rd.json")]) == 0
     out = capsys.readouterr().out
@@ -26,10 +33,11 @@ def test_stage_report_prints_the_committed_figures(capsys):
 
 
 def test_stage_report_without_earlier_results(capsys, tmp_path, monkeypatch):
-    main = runpy.run_path(str(ROOT / "scripts" / "stage_report.py"))["main"]
+    script = _script()
+    main = script.main
     assert main(["--before", str(tmp_path / "missing.json")]) == 2   # named but missing: an error
     assert "no such file" in capsys.readouterr().err
-    monkeypatch.chdir(tmp_path)                 # no runs/kodak-rd-before.json here: said, skipped
+    monkeypatch.setattr(script, "KEPT", tmp_path / "runs" / "kodak-rd-before.json")  # none kept
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "no comparison with the previous weights" in out and "vs its previous weights" not in out
