@@ -322,10 +322,11 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 # ahead by two, five, three, one, three, three and four more points, and a third stage of the
 # P-frame parts against the image model of 91,800 steps (30 minutes) won back seven; the image
 # model's next stage (to about 99,600 steps) moved all-intra three points ahead again, and a fourth
-# stage of the P-frame parts against it (30 minutes) won back three. A P-frame codec has
+# stage of the P-frame parts against it (30 minutes) won back three; the next image stage (to
+# about 105,400 steps) moved all-intra three points ahead once more. A P-frame codec has
 # to be trained with the quality of reference it will see (the conditional codec of chapter 9,
 # trained the same way, beat all-intra against the image models of its time, and now is about
-# 5 % behind it). Against x264 and
+# 8 % behind it). Against x264 and
 # x265 it is about ten times as expensive: it is small (about 1.5 M parameters), trained
 # for 258 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs
