@@ -5,13 +5,16 @@ After ``scripts/cpu_stage.sh install`` (which keeps the results it replaces as
 
     python scripts/stage_report.py                       # against runs/kodak-rd-before.json
     python scripts/stage_report.py --before OLD.json     # against any earlier kodak-rd.json
+    python scripts/stage_report.py --val "$CODEC_LIB_DATA/bsds500/val"   # and channel-context's rate
 
 prints, without running a model: each learned model's BD-rate against its previous weights
 (PSNR and MS-SSIM), where along the curve the default model stands against JPEG, WebP and AVIF
 (``bdrate.rate_savings``), ``channel-context`` against ``mean-scale``, real bytes over the
 estimate per rate and per image, coding seconds, the refinement, perception, screen-content and
 BasketballPass figures. The README's tables themselves are copied from the ``.md`` files in
-``data/results/``; this prints what its prose says about them.
+``data/results/``; this prints what its prose says about them. Only ``--val`` runs models: the
+installed ``channel-context`` and its ``mean-scale`` parents on the validation crops that
+``scripts/cpu_stage.sh context`` trains on (256², never Kodak), about a minute on two cores.
 """
 from __future__ import annotations
 
@@ -116,20 +119,46 @@ def screen_and_video() -> None:
             for a in ("mean-scale", "video-residual", "x264") if t != a and a in bd.get(t, {})))
 
 
+def context_val(folder: Path) -> int:
+    """``channel-context``'s bits per pixel against its parent's, per rate, on ``folder``."""
+    import torch
+    from codec_lib import zoo
+    from codec_lib.train import _val_images, evaluate_loss
+    val = _val_images(str(folder), 256)          # the crops of `cpu_stage.sh context` (--crop 256)
+    if not val:
+        print(f"stage_report: --val {folder}: no images there", file=sys.stderr)
+        return 2
+    qs = sorted(e["quality"] for e in zoo.read_manifest()["models"] if e["name"] == "channel-context")
+    saved = []
+    with torch.no_grad():
+        for q in qs:
+            ms, cc = zoo.load_model("mean-scale", q), zoo.load_model("channel-context", q)
+            saved.append(100 * (evaluate_loss(cc, val, cc.lmbda)["bpp"]
+                                / evaluate_loss(ms, val, ms.lmbda)["bpp"] - 1))
+    print(f"== channel-context val bpp vs mean-scale ({len(val)} crops of {folder}): "
+          + " / ".join(f"q{q} {pct(v)}" for q, v in zip(qs, saved)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before", type=Path,
                     help="an earlier kodak-rd.json "
                          "(default: runs/kodak-rd-before.json, which `install` keeps)")
+    ap.add_argument("--val", type=Path, help="a folder of validation photos (BSDS500 val): also "
+                    "print channel-context's rate against its parent's on them (runs the models)")
     a = ap.parse_args(argv)
     if a.before is not None and not a.before.is_file():
         print(f"stage_report: --before {a.before}: no such file", file=sys.stderr)
+        return 2
+    if a.val is not None and not a.val.is_dir():
+        print(f"stage_report: --val {a.val}: no such folder", file=sys.stderr)
         return 2
     kodak(a.before or (KEPT if KEPT.is_file() else None))
     refine()
     perception()
     screen_and_video()
-    return 0
+    return context_val(a.val) if a.val is not None else 0
 
 
 if __name__ == "__main__":

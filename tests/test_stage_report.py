@@ -41,3 +41,19 @@ def test_stage_report_without_earlier_results(capsys, tmp_path, monkeypatch):
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "no comparison with the previous weights" in out and "vs its previous weights" not in out
+
+
+def test_stage_report_channel_context_on_validation_photos(capsys, tmp_path):
+    from PIL import Image
+    from skimage import data as skdata
+    Image.fromarray(skdata.astronaut()).save(tmp_path / "astronaut.png")
+    main = _script().main
+    assert main(["--before", str(RESULTS / "kodak-rd.json"), "--val", str(tmp_path)]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("== channel-context val"))
+    savings = [float(p.split()[1]) for p in line.split(": ", 1)[1].split(" / ")]   # "q2 -3.0 %"
+    assert len(savings) == 4 and all(v < 0 for v in savings)   # the context saves bits at every rate
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--val", str(empty)]) == 2 and "no images there" in capsys.readouterr().err
+    assert main(["--val", str(tmp_path / "missing")]) == 2
+    assert "no such folder" in capsys.readouterr().err
