@@ -313,22 +313,17 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about 29 % more rate at equal PSNR). Its P-frame parts were first
-# trained with an earlier, weaker image model (8,500 steps), against which they saved a quarter
-# of the rate; as the image model trained on (to about 52,000 steps) without them, all-intra
-# coding overtook it by 48 %, two more stages of the P-frame parts (105 minutes) against
-# that image model brought that back to about 15 %, and more stages of the image model
-# alone (to about 56,700, 62,700, 68,700, 72,400, 75,900, 83,600 and 91,800 steps) moved all-intra
-# ahead by two, five, three, one, three, three and four more points, and a third stage of the
-# P-frame parts against the image model of 91,800 steps (30 minutes) won back seven; the image
-# model's next stage (to about 99,600 steps) moved all-intra three points ahead again, and a fourth
-# stage of the P-frame parts against it (30 minutes) won back three; the next image stage (to
-# about 105,400 steps) moved all-intra three points ahead once more. A P-frame codec has
-# to be trained with the quality of reference it will see (the conditional codec of chapter 9,
-# trained the same way, beat all-intra against the image models of its time, and now is about
-# 8 % behind it). Against x264 and
-# x265 it is about ten times as expensive: it is small (about 1.5 M parameters), trained
-# for 258 minutes on one CPU core, and its motion estimator learned little (see 8.3), while x264
+# BD-rate printed above: about 18 % more rate at equal PSNR). Its P-frame parts were first
+# trained with an earlier, much weaker image model (8,500 steps), against which they saved a
+# quarter of the rate. The image model then trained on alone, to about 105,000 steps in fifteen
+# stages, and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
+# each of the six stages of the P-frame parts against the image model of its time won part of
+# that back (the README's table "How the gap to all-intra moved" lists every step). A P-frame
+# codec has to be trained with the quality of reference it will see (the conditional codec of
+# chapter 9, trained the same way, beat all-intra against the image models of its time and is
+# now level with it). Against x264 and
+# x265 it is about nine times as expensive: it is small (about 1.5 M parameters), trained
+# for about six hours on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs
 # (DVC) roughly matched x264 in 2019, and the DCVC family has since passed H.266/VTM (chapter
 # 9's references).
