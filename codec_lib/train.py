@@ -201,7 +201,10 @@ def _save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _val_images(folder: str | None, crop: int) -> list[torch.Tensor]:
+def val_images(folder: str | None, crop: int) -> list[torch.Tensor]:
+    """The validation set of ``fit``: the first 16 images of ``folder`` (sorted), each a centre
+    crop of ``crop`` pixels (at most the image's shorter side) rounded down to a multiple of 64,
+    as (1, 3, c, c) tensors in [0, 1]; empty when ``folder`` is empty or None."""
     if not folder:
         return []
     from .data import list_images, to_tensor
@@ -298,7 +301,7 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         _set_rng_state(ck["rng"])
     dataset = ImageFolder(cfg.train or None, crop=cfg.crop, scale=tuple(cfg.scale))
     loader = training_loader(dataset, cfg.batch_size, cfg.seed, step, cfg.steps, cfg.workers)
-    val = _val_images(cfg.val, cfg.crop)
+    val = val_images(cfg.val, cfg.crop)
 
     def checkpoint(step):
         if val:

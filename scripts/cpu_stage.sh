@@ -206,14 +206,14 @@ check)    # check SEED [ms|cc]: the runs of `train` (ms, default) or of `context
     "$PY" - "$D/bsds500/val" "$seed" "$kind" $QUALITIES <<'EOF'
 import json, shlex, sys
 from codec_lib import zoo
-from codec_lib.train import _val_images, evaluate_loss
+from codec_lib.train import val_images, evaluate_loss
 folder, seed, kind = sys.argv[1:4]
 name = {"ms": "mean-scale", "cc": "channel-context"}[kind]
 ok = True
 for q in map(int, sys.argv[4:]):
     cmd = shlex.split(open(f"runs/{kind}-q{q}-s{seed}.cmd").read())
     run, crop = cmd[cmd.index("--out") + 1], int(cmd[cmd.index("--crop") + 1])
-    val = _val_images(folder, crop)                   # the run's own validation crops
+    val = val_images(folder, crop)                   # the run's own validation crops
     m = zoo.load_model(name, q)
     shipped = evaluate_loss(m, val, m.lmbda)["loss"]
     h = [e for e in json.load(open(f"{run}/history.json")) if "val_loss" in e]

@@ -123,8 +123,8 @@ def context_val(folder: Path) -> int:
     """``channel-context``'s bits per pixel against its parent's, per rate, on ``folder``."""
     import torch
     from codec_lib import zoo
-    from codec_lib.train import _val_images, evaluate_loss
-    val = _val_images(str(folder), 256)          # the crops of `cpu_stage.sh context` (--crop 256)
+    from codec_lib.train import val_images, evaluate_loss
+    val = val_images(str(folder), 256)          # the crops of `cpu_stage.sh context` (--crop 256)
     if not val:
         print(f"stage_report: --val {folder}: no images there", file=sys.stderr)
         return 2
