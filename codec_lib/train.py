@@ -12,13 +12,14 @@ With ``beta > 0`` the decoder is also trained as the generator of a conditional 
 (:mod:`codec_lib.gan`), adding ``beta * L_G`` to the loss: a generative codec.
 
 ``fit`` uses the GPU when there is one (bfloat16 autocast for the transforms, channels-last;
-``precision="bf16"`` does the same on a CPU with native bfloat16, about twice as fast there),
-shows a tqdm progress bar, writes ``last.pt`` every ``checkpoint_every`` steps (atomically) and
-resumes exactly: the batches are a function of ``(seed, step)`` (:mod:`codec_lib.data`) and the
-checkpoint holds the model, both optimizers and every random generator's state. ``minutes``
-caps the training time instead of (or as well as) the steps, for a fixed budget such as a
-session's or a GPU lease's: the run stops with a checkpoint when the time is used up, and its
-learning-rate drop comes at ``lr_drop`` of the time if that is reached before ``lr_drop`` of the steps.
+``precision="bf16"`` does the same on a CPU with native bfloat16, about twice as fast there), shows
+a progress bar (over the minutes when ``minutes`` is set: :mod:`codec_lib.progress`), writes
+``last.pt`` every ``checkpoint_every`` steps (atomically) and resumes exactly: the batches are a
+function of ``(seed, step)`` (:mod:`codec_lib.data`) and the checkpoint holds the model, both
+optimizers and every random generator's state. ``minutes`` caps the training time instead of (or as
+well as) the steps, for a fixed budget such as a session's or a GPU lease's: the run stops with a
+checkpoint when the time is used up, and its learning-rate drop comes at ``lr_drop`` of the time if
+that is reached before ``lr_drop`` of the steps.
 
 Example::
 
@@ -38,10 +39,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .data import ImageFolder, training_loader
 from .models import CompressionModel, build_model
+from .progress import TrainingBar
 
 __all__ = ["TrainConfig", "rd_loss", "fit", "train_step", "init_from", "settle_quantiles", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
 
@@ -313,10 +314,10 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
                       "rng": _rng_state(), "config": asdict(cfg)}, out / "last.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
 
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"fit {cfg.arch}",
-               dynamic_ncols=True)
     done = [h["wall_s"] for h in history if "wall_s" in h]
     t0, run = time.time() - (done[-1] if done else 0.0), {}
+    bar = TrainingBar(cfg.steps, cfg.minutes, step, done[-1] if done else 0.0,
+                      f"fit {cfg.arch}", disable=not progress)
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
     spent = bool(done) and done[-1] >= budget                   # resumed after its time was up
     for x in () if spent else loader:
@@ -336,9 +337,8 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
                 [(k, res[k]) for k in ("g", "d_loss") if k in res]:
             v = float(v.detach()) if torch.is_tensor(v) else float(v)
             run[k] = 0.98 * run.get(k, v) + 0.02 * v                    # smoothed for the bar
-        bar.update(1)
-        bar.set_postfix(loss=f"{run['loss']:.3f}", bpp=f"{run['bpp']:.3f}",
-                        psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}", aux=f"{run['aux']:.0f}")
+        bar.update(step, time.time() - t0, loss=f"{run['loss']:.3f}", bpp=f"{run['bpp']:.3f}",
+                   psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}", aux=f"{run['aux']:.0f}")
         out_of_time = time.time() - t0 >= budget
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})

@@ -43,9 +43,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .motion import warp
+from .progress import TrainingBar
 from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss, use_bf16
 from .video_data import clip_batch, training_sources, val_clips
 
@@ -179,7 +179,8 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
     P, batch = cfg.chain - 1, (None, None)
     run, t0 = {}, time.time() - (history[-1]["wall_s"] if history else 0.0)
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"fit {cfg.coding}")
+    bar = TrainingBar(cfg.steps, cfg.minutes, step, history[-1]["wall_s"] if history else 0.0,
+                      f"fit {cfg.coding}", disable=not progress)
     out_of_time = bool(history) and history[-1]["wall_s"] >= budget   # resumed when time was up
     while step < cfg.steps and not out_of_time:
         i, t = divmod(step, P)                          # clip batch i, its P-frame t + 1
@@ -214,8 +215,8 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         for key, v in (("loss", loss), ("bpp", res["bpp"]), ("mse", res["mse"])):
             v = float(v.detach())
             run[key] = 0.98 * run.get(key, v) + 0.02 * v
-        bar.update(1)
-        bar.set_postfix(bpp=f"{run['bpp']:.3f}", psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}")
+        bar.update(step, time.time() - t0, bpp=f"{run['bpp']:.3f}",
+                   psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}")
         out_of_time = time.time() - t0 >= budget
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})

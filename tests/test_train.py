@@ -184,3 +184,22 @@ def test_bf16_precision_trains_on_the_cpu_and_matches_fp32_on_one_batch(tmp_path
     for precision in PRECISIONS:                        # the CLI offers every one
         args = build_parser().parse_args(["train", "--precision", precision, "--out", str(tmp_path)])
         assert _train_config(args).precision == precision
+
+
+def test_progress_bar_runs_over_the_time_budget(tmp_path, capsys):
+    from codec_lib.progress import TrainingBar
+    bar = TrainingBar(1_000_000, minutes=2.0, desc="fit")
+    bar.update(10, 30.0, loss="1.000")
+    assert bar.bar.total == 2.0 and bar.bar.n == 0.5             # half a minute of two
+    bar.update(20, 600.0)
+    assert bar.bar.n == 2.0                                     # never past the budget
+    bar.close()
+    err = capsys.readouterr().err
+    assert "/2 min" in err and "step=" in err and "1000000" not in err
+    steps = TrainingBar(8, minutes=None, step=2, desc="fit")    # no budget: over the steps
+    steps.update(5, 1.0)
+    assert (steps.bar.total, steps.bar.n) == (8, 5)
+    steps.close()
+    fit(small(tmp_path / "p", 2, minutes=5.0), progress=True)   # the loop drives it
+    err = capsys.readouterr().err
+    assert "fit mean-scale" in err and "/5 min" in err and "step=2" in err
