@@ -313,15 +313,15 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about 18 % more rate at equal PSNR). Its P-frame parts were first
+# BD-rate printed above: about a fifth more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, much weaker image model (8,500 steps), against which they saved a
-# quarter of the rate. The image model then trained on alone, to about 105,000 steps in fifteen
+# quarter of the rate. The image model then trained on alone, to about 110,700 steps in sixteen
 # stages, and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
 # each of the six stages of the P-frame parts against the image model of its time won part of
 # that back (the README's table "How the gap to all-intra moved" lists every step). A P-frame
 # codec has to be trained with the quality of reference it will see (the conditional codec of
-# chapter 9, trained the same way, beat all-intra against the image models of its time and is
-# now level with it). Against x264 and
+# chapter 9, trained the same way, beat all-intra against the image models of its time, drew
+# level with it against the last one it trained with, and is a few per cent behind today's). Against x264 and
 # x265 it is about nine times as expensive: it is small (about 1.5 M parameters), trained
 # for about six hours on one CPU core, and its motion estimator learned little (see 8.3), while x264
 # is the product of decades of engineering. Published learned codecs trained for days on GPUs

@@ -301,8 +301,8 @@ assert bd["video-residual"] < 0          # conditioning beats subtracting, from 
 # %% [markdown]
 # Conditional coding beats residual coding by the BD-rate printed above, from the same starting
 # point, with the same motion parts, training data and steps, and about the same size. Against
-# all-intra coding with today's image model it is about level (the `mean-scale` line above),
-# where the residual codec spends almost a fifth more: both P-frame parts were first
+# all-intra coding with today's image model it spends a few per cent more (the `mean-scale` line
+# above), the residual codec about a fifth more: both P-frame parts were first
 # trained against a much weaker image model, and the image model has since trained for far
 # longer than they have (chapter 8 shows how the gap grew and what retraining them won back). This is the argument of section 9.1 at work: coding a
 # frame given its prediction never needs more bits than coding their difference, and when the
