@@ -28,7 +28,6 @@ class TrainingBar:
         else:
             self.bar = tqdm(total=steps, initial=step, desc=desc, disable=disable,
                             dynamic_ncols=True)
-        self.steps = steps
 
     def update(self, step: int, seconds: float, **postfix: str) -> None:
         """Move to ``step`` steps and ``seconds`` of training done; show ``postfix`` beside it."""

@@ -314,12 +314,11 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
                       "rng": _rng_state(), "config": asdict(cfg)}, out / "last.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
 
-    done = [h["wall_s"] for h in history if "wall_s" in h]
-    t0, run = time.time() - (done[-1] if done else 0.0), {}
-    bar = TrainingBar(cfg.steps, cfg.minutes, step, done[-1] if done else 0.0,
-                      f"fit {cfg.arch}", disable=not progress)
+    done = next((h["wall_s"] for h in reversed(history) if "wall_s" in h), 0.0)  # s before resume
+    t0, run = time.time() - done, {}
+    bar = TrainingBar(cfg.steps, cfg.minutes, step, done, f"fit {cfg.arch}", disable=not progress)
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
-    spent = bool(done) and done[-1] >= budget                   # resumed after its time was up
+    spent = done >= budget                                      # resumed after its time was up
     for x in () if spent else loader:
         used = (time.time() - t0) / budget                          # fraction of the time budget
         late = step >= cfg.lr_drop * cfg.steps or used >= cfg.lr_drop

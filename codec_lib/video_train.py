@@ -177,11 +177,11 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
     for m in intras:
         m.eval()
     P, batch = cfg.chain - 1, (None, None)
-    run, t0 = {}, time.time() - (history[-1]["wall_s"] if history else 0.0)
+    done = history[-1]["wall_s"] if history else 0.0            # seconds trained before a resume
+    run, t0 = {}, time.time() - done
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
-    bar = TrainingBar(cfg.steps, cfg.minutes, step, history[-1]["wall_s"] if history else 0.0,
-                      f"fit {cfg.coding}", disable=not progress)
-    out_of_time = bool(history) and history[-1]["wall_s"] >= budget   # resumed when time was up
+    bar = TrainingBar(cfg.steps, cfg.minutes, step, done, f"fit {cfg.coding}", disable=not progress)
+    out_of_time = done >= budget                                # resumed when time was up
     while step < cfg.steps and not out_of_time:
         i, t = divmod(step, P)                          # clip batch i, its P-frame t + 1
         if batch[0] != i:
