@@ -25,7 +25,8 @@ __all__ = ["save_video_checkpoint", "video_model_from", "repoint_intra"]
 
 def save_video_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
                           qualities: list[int], intra: list[dict], meta: dict | None = None) -> str:
-    """Write the P-frame parts of ``model`` (half precision, tables included) with one quality
+    """Write the P-frame parts of ``model`` (half precision, tables included but
+    for the default Gaussian ones: see :mod:`codec_lib.zoo`) with one quality
     and one intra reference (:func:`codec_lib.zoo.model_ref`) per rate; returns the file's sha256."""
     from .zoo import FORMAT, _pack_state, _write
     if not len(qualities) == len(intra) == len(model.lmbdas):

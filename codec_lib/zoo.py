@@ -11,7 +11,7 @@ A checkpoint file is a ``torch.save`` dict (loaded with ``weights_only=True``)::
     {"format": "codec_lib.checkpoint", "version": 1, "name": "mean-scale", "quality": 4,
      "arch": "mean-scale", "N": 64, "M": 96, "act": "gdn", "synthesis": "deep",
      "lmbda": 0.013, "objective": "mse",
-     "state_dict": {...float16 weights, int32 probability tables...}, "meta": {...}}
+     "state_dict": {...float16 weights, 16-bit probability tables...}, "meta": {...}}
 
 A model fine-tuned from an installed one with parts frozen (the generative decoders) may store
 only what changed, with ``"parent": {"name", "quality", "weights_hash"}`` (see
@@ -19,10 +19,14 @@ only what changed, with ``"parent": {"name", "quality", "weights_hash"}`` (see
 
 Weights are stored in half precision (the decoder computes in float32 after loading); the
 integer probability tables are stored exactly (each CDF row as its 16-bit symbol frequencies),
-so every machine codes with the same integers.
+so every machine codes with the same integers. The one exception are the Gaussian tables of the
+default scale table, the same 210 kB in every mean-scale and video model: files leave them out,
+and loading rebuilds them and checks them against :data:`DEFAULT_GAUSSIAN_TABLES_SHA256`, so a
+machine whose floating point gave other integers refuses to load rather than code differently.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -39,6 +43,9 @@ __all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "list_models", "
            "find_model", "model_ref", "load_ref", "register", "annotate", "lineage"]
 
 FORMAT = "codec_lib.checkpoint"
+# sha256 of the packed tables (_quantized_cdf, _cdf_length, _offset) of GaussianConditional()
+DEFAULT_GAUSSIAN_TABLES_SHA256 = "7873e81173e90bcc2fc190c25bbd3041bbeea2c18483c3ceb86720e398e2069f"
+_TABLES = ("_quantized_cdf", "_cdf_length", "_offset")
 
 
 def weights_hash(model: CompressionModel) -> bytes:
@@ -55,9 +62,10 @@ def weights_hash(model: CompressionModel) -> bytes:
     return h.digest()[:8]
 
 
-def _pack_state(model: CompressionModel, drop: tuple[str, ...] = ()) -> dict:
+def _pack_state(model: CompressionModel, drop: tuple[str, ...] = (),
+                keep_default_tables: bool = False) -> dict:
     """The state dict as stored: floats in half precision, each CDF row as 16-bit frequencies;
-    keys starting with ``drop`` left out."""
+    keys starting with ``drop`` left out, and the default Gaussian tables unless kept."""
     model.update_tables()
     sd = {k: (v.half() if v.is_floating_point() and "scale_table" not in k else v).cpu()
           for k, v in model.state_dict().items() if not (drop and k.startswith(drop))}
@@ -69,7 +77,27 @@ def _pack_state(model: CompressionModel, drop: tuple[str, ...] = ()) -> dict:
             sd[k] = (freqs - 32768).to(torch.int16)             # CDFs start at 0 and rise
         else:
             sd[k] = torch.cat(rows)
+    if not keep_default_tables:
+        for p in [k[: -len("scale_table")] for k in sd if k.endswith("scale_table")]:
+            default = _default_gaussian_tables()
+            if all(torch.equal(sd[p + n], default[n]) for n in ("scale_table", *_TABLES)):
+                for n in _TABLES:                 # rebuilt (and verified) by _unpack_state
+                    del sd[p + n]
     return sd
+
+
+@functools.lru_cache(maxsize=1)
+def _default_gaussian_tables() -> dict:
+    """The packed tables of ``GaussianConditional()``, checked against the pinned sha256."""
+    from .entropy_models import GaussianConditional
+    packed = _pack_state(GaussianConditional(), keep_default_tables=True)
+    h = hashlib.sha256()
+    for n in _TABLES:
+        h.update(packed[n].numpy().tobytes())
+    if h.hexdigest() != DEFAULT_GAUSSIAN_TABLES_SHA256:
+        raise ModelError("this machine computes other Gaussian probability tables than the ones "
+                         "the checkpoints were made with, so it cannot decode their bitstreams")
+    return packed
 
 
 def _write(obj: dict, path: str | os.PathLike) -> str:
@@ -84,7 +112,8 @@ def _write(obj: dict, path: str | os.PathLike) -> str:
 def save_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str, quality: int,
                     lmbda: float, objective: str = "mse", meta: dict | None = None,
                     parent: CompressionModel | None = None) -> str:
-    """Write a half-precision image-model checkpoint (tables included); returns its sha256.
+    """Write a half-precision image-model checkpoint (tables included, but for the default
+    Gaussian ones, which loading rebuilds); returns its sha256.
     (Video models: :func:`codec_lib.video_zoo.save_video_checkpoint`.)
 
     With ``parent``, an installed model that ``model`` was fine-tuned from with some parts
@@ -146,7 +175,15 @@ def _arch_names():
 
 
 def _unpack_state(packed: dict) -> dict:
-    """Inverse of :func:`_pack_state` (floats back to float32, CDF rows re-padded)."""
+    """Inverse of :func:`_pack_state` (floats back to float32, CDF rows re-padded, left-out
+    default Gaussian tables rebuilt)."""
+    packed = dict(packed)
+    for p in [k[: -len("scale_table")] for k in packed if k.endswith("scale_table")]:
+        if p + "_quantized_cdf" not in packed:
+            default = _default_gaussian_tables()
+            if not torch.equal(packed[p + "scale_table"], default["scale_table"]):
+                raise ModelError("checkpoint lacks the probability tables of its scale table")
+            packed.update({p + n: default[n] for n in _TABLES})
     sd = {k: v.float() if v.is_floating_point() else v for k, v in packed.items()}
     for k in [k for k in sd if k.endswith("_quantized_cdf") and sd[k].dim() == 1]:
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"].tolist()   # re-pad the rows
