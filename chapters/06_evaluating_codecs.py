@@ -179,9 +179,9 @@ print(results_table(kodak["results"], "jpeg", "ms_ssim"))
 #   it shows here depends on training as much as on the architecture: both families started
 #   from the same trained transforms; at 8,500 and 8,900 steps the gap was 15 %, at 13,500 and
 #   11,400 steps 7 % (the factorized density, the furthest from converged, gained most), and
-#   after two more stages of 7,000 steps and fourteen time-budgeted ones (80, 75, 72, 72 and 75
-#   minutes, then 45, 45 and 55 in bfloat16, 50 in float32, and 45, 40, 45, 45 and 45 in bfloat16;
-#   about 3,400 to 8,500 steps each) for the mean-scale models alone (about 110,700 in all) it is
+#   after two more stages of 7,000 steps and fifteen time-budgeted ones (80, 75, 72, 72 and 75
+#   minutes, then 45, 45 and 55 in bfloat16, 50 in float32, and 45, 40, 45, 45, 45 and 45 in
+#   bfloat16; about 3,400 to 8,500 steps each) for the mean-scale models alone (about 116,200 in all) it is
 #   the figure printed above. Neither family is
 #   converged: read the figure as the state of these checkpoints, not as the two architectures'
 #   gap.

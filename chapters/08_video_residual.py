@@ -315,7 +315,7 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 # Against all-intra coding with the same image model, our residual codec still loses (the
 # BD-rate printed above: about a fifth more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, much weaker image model (8,500 steps), against which they saved a
-# quarter of the rate. The image model then trained on alone, to about 110,700 steps in sixteen
+# quarter of the rate. The image model then trained on alone, to about 116,200 steps in seventeen
 # stages, and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
 # each of the six stages of the P-frame parts against the image model of its time won part of
 # that back (the README's table "How the gap to all-intra moved" lists every step). A P-frame
