@@ -77,9 +77,12 @@ def _pack_state(model: CompressionModel, drop: tuple[str, ...] = (),
             sd[k] = (freqs - 32768).to(torch.int16)             # CDFs start at 0 and rise
         else:
             sd[k] = torch.cat(rows)
-    if not keep_default_tables:
+    try:
+        default = None if keep_default_tables else _default_gaussian_tables()
+    except ModelError:                 # this machine's own integers differ: store them all
+        default = None
+    if default is not None:
         for p in [k[: -len("scale_table")] for k in sd if k.endswith("scale_table")]:
-            default = _default_gaussian_tables()
             if all(torch.equal(sd[p + n], default[n]) for n in ("scale_table", *_TABLES)):
                 for n in _TABLES:                 # rebuilt (and verified) by _unpack_state
                     del sd[p + n]

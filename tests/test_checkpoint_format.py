@@ -37,6 +37,10 @@ def test_other_table_integers_are_refused(tmp_path, monkeypatch):
     try:
         with pytest.raises(ModelError, match="other Gaussian probability tables"):
             zoo.load_checkpoint(path)
+        kept = tmp_path / "kept.pt"                   # saved there, a file keeps its own tables
+        zoo.save_checkpoint(_model(), kept, "t", 1, 0.01)
+        assert "gaussian_conditional._quantized_cdf" in torch.load(kept, weights_only=True)["state_dict"]
+        zoo.load_checkpoint(kept)
     finally:
         zoo._default_gaussian_tables.cache_clear()
 
