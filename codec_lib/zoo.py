@@ -77,16 +77,26 @@ def _pack_state(model: CompressionModel, drop: tuple[str, ...] = (),
             sd[k] = (freqs - 32768).to(torch.int16)             # CDFs start at 0 and rise
         else:
             sd[k] = torch.cat(rows)
-    try:
-        default = None if keep_default_tables else _default_gaussian_tables()
-    except ModelError:                 # this machine's own integers differ: store them all
-        default = None
-    if default is not None:
-        for p in [k[: -len("scale_table")] for k in sd if k.endswith("scale_table")]:
-            if all(torch.equal(sd[p + n], default[n]) for n in ("scale_table", *_TABLES)):
-                for n in _TABLES:                 # rebuilt (and verified) by _unpack_state
-                    del sd[p + n]
+    if not keep_default_tables:
+        _drop_default_tables(sd)
     return sd
+
+
+def _drop_default_tables(sd: dict) -> bool:
+    """Delete from a packed state dict the Gaussian tables equal to the default ones (which
+    :func:`_unpack_state` rebuilds and verifies); True if there were any. Where this machine
+    cannot reproduce the pinned tables, it keeps them all."""
+    try:
+        default = _default_gaussian_tables()
+    except ModelError:
+        return False
+    prefixes = [k[: -len("scale_table")] for k in sd if k.endswith("scale_table")]
+    prefixes = [p for p in prefixes if p + "_quantized_cdf" in sd
+                and all(torch.equal(sd[p + n], default[n]) for n in ("scale_table", *_TABLES))]
+    for p in prefixes:
+        for n in _TABLES:
+            del sd[p + n]
+    return bool(prefixes)
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,23 +17,17 @@ from pathlib import Path
 import torch
 
 from codec_lib.manifest import _write_manifest
-from codec_lib.zoo import (_CACHE, _default_gaussian_tables, _TABLES, checkpoint_dir,
-                           load_checkpoint, read_manifest, sha256_file, weights_hash, _write)
+from codec_lib.zoo import (_drop_default_tables, _write, checkpoint_dir, load_checkpoint,
+                           read_manifest, sha256_file, weights_hash)
 
 
 def repack(path: Path) -> bool:
     """Leave out the default Gaussian tables of one file; True if it changed."""
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    sd, default = obj["state_dict"], _default_gaussian_tables()
-    prefixes = [k[: -len("scale_table")] for k in sd if k.endswith("scale_table")]
-    prefixes = [p for p in prefixes if p + "_quantized_cdf" in sd
-                and all(torch.equal(sd[p + n], default[n]) for n in ("scale_table", *_TABLES))]
-    for p in prefixes:
-        for n in _TABLES:
-            del sd[p + n]
-    if prefixes:
-        _write(obj, path)
-    return bool(prefixes)
+    if not _drop_default_tables(obj["state_dict"]):
+        return False
+    _write(obj, path)
+    return True
 
 
 def _renamed(node, old: str, new: str) -> None:
@@ -62,7 +56,6 @@ def main() -> None:
             backup.unlink()
             continue
         for e in entries:
-            _CACHE.clear()
             old = weights_hash(load_checkpoint(backup, None, e["quality"])).hex()
             new = weights_hash(load_checkpoint(path, None, e["quality"])).hex()
             if old != new or new != e["weights_hash"]:
