@@ -242,11 +242,13 @@ print(f"mean motion: learned {v.abs().mean():.2f} px, block matching {np.abs(bm)
 # %% [markdown]
 # **An honest look at the learned motion.** On these frames block matching predicts far better
 # than the flow our small motion network estimates: trained end to end with the codec on a CPU
-# budget (46,486 steps, clips of 128x128 pixels), it has learned very little motion, and the
-# codec spends almost nothing on it. What it saves on a frame comes from coding the frame's
-# difference from the reference, with a learned transform and entropy model, and from the
-# refinement network. That is a known difficulty: the rate term pulls the flow towards zero
-# before the estimator has learned to find motion, which is why DVC starts from a pre-trained
+# budget (the steps printed at the start of 8.3, clips of 128x128 pixels), its flow does not
+# predict the frame yet: frame 0 warped by it matches frame 1 worse than frame 0 itself does (the
+# PSNRs above), though the codec spends a small share of the frame's bits on it (the motion bits
+# printed earlier). What it saves on a frame comes from coding the frame's difference from the
+# reference, with a learned transform and entropy model, and from the refinement network. That
+# is a known difficulty: the rate term pulls the flow towards zero before the estimator has
+# learned to find motion, which is why DVC starts from a pre-trained
 # optical-flow network (SpyNet) and trains the motion parts in stages. Exercise 8.1 builds the
 # block matcher that shows what is missing.
 
@@ -313,20 +315,20 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about a fifth more rate at equal PSNR). Its P-frame parts were first
+# BD-rate printed above: about 15 % more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, much weaker image model (8,500 steps), against which they saved a
 # quarter of the rate. The image model then trained on alone, to about 116,200 steps in seventeen
 # stages, and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
-# each of the six stages of the P-frame parts against the image model of its time won part of
+# each of the seven stages of the P-frame parts against the image model of its time won part of
 # that back (the README's table "How the gap to all-intra moved" lists every step). A P-frame
 # codec has to be trained with the quality of reference it will see (the conditional codec of
-# chapter 9, trained the same way, beat all-intra against the image models of its time, drew
-# level with it against the last one it trained with, and is a few per cent behind today's). Against x264 and
-# x265 it is about nine times as expensive: it is small (about 1.5 M parameters), trained
-# for about six hours on one CPU core, and its motion estimator learned little (see 8.3), while x264
-# is the product of decades of engineering. Published learned codecs trained for days on GPUs
-# (DVC) roughly matched x264 in 2019, and the DCVC family has since passed H.266/VTM (chapter
-# 9's references).
+# chapter 9, trained the same way, beat all-intra against the image models of its time, fell
+# behind as the image model improved, and after a stage against today's is about 1 % ahead again).
+# Against x264 and x265 it is about eight times as expensive: it is small (about 1.3 M
+# parameters), trained for about seven hours on one CPU core, and its motion estimator does not
+# predict yet (see 8.3), while x264 is the product of decades of engineering. Published learned
+# codecs trained for days on GPUs (DVC) roughly matched x264 in 2019, and the DCVC family has
+# since passed H.266/VTM (chapter 9's references).
 #
 # ## References
 #
