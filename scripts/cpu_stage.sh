@@ -19,8 +19,10 @@
 #   scripts/cpu_stage.sh keep-cc [REV]          # remake install's runs/cc-warm-qQ.pt from git REV
 #
 # `train` continues each rate from its shipped file for MINUTES of training (lr $LR, default
-# 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch 8 of
-# 128x128 crops of BSDS500 train + test; runs/ms-qQ-sSEED/ holds each run, runs/ms-qQ-sSEED.log
+# 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch $BATCH
+# of $CROP-pixel square crops of BSDS500 train + test (2 of 256 by default: the same pixels per
+# step as s1-s17's 8 of 128, and 2.7 to 3.9 times their gain in a 35-minute A/B on whole
+# BSDS500 val photos, `scripts/val_full.py`; README, "What the stages taught"); runs/ms-qQ-sSEED/ holds each run, runs/ms-qQ-sSEED.log
 # its log and runs/ms-qQ-sSEED.cmd the exact command, which `install` records. Image runs use
 # bfloat16 autocast (`--precision $PRECISION`, bf16 by default; README, "Training on a CPU in
 # bfloat16"): about twice the steps of float32 on some CPUs (2.4 times on stage s12's), fewer on
@@ -54,13 +56,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 QUALITIES=${QUALITIES:-2 3 4 5}
 LR=${LR:-1e-4}   # the stage's lr (a stage at 3e-5 gained less than one at 1e-4: see README)
+CROP=${CROP:-256} BATCH=${BATCH:-2}   # of `train` (stages s1-s17: CROP=128 BATCH=8)
 PRECISION=${PRECISION:-bf16}   # of every training run (train, context, video): bf16 or fp32
 PY=${PYTHON:-.venv/bin/python}
 D=${CODEC_LIB_DATA:?set CODEC_LIB_DATA to the folder holding bsds500/ and kodak/}
 export CODEC_LIB_DATA=$D
 cmd() {  # the training command of rate $1, seed $2, MINUTES $3 (what the manifest records)
     echo "codec-lib --threads 1 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
-        "--steps 1000000 --minutes $3 --batch-size 8 --crop 128 --lr $LR --lr-drop 0.75 --seed $2" \
+        "--steps 1000000 --minutes $3 --batch-size $BATCH --crop $CROP --lr $LR --lr-drop 0.75 --seed $2" \
         "--precision $PRECISION" \
         "--train \"\$CODEC_LIB_DATA/bsds500/train\" \"\$CODEC_LIB_DATA/bsds500/test\"" \
         "--val \"\$CODEC_LIB_DATA/bsds500/val\" --out runs/ms-q$1-s$2 --checkpoint-every 250" \
