@@ -77,17 +77,14 @@ def _warm_record(warm: str) -> dict:
 
 
 def cmd_export(a) -> None:
-    import torch
     from . import zoo
-    from .models import build_model
+    from .train import load_run
     run = Path(a.run) / "last.pt"
     if not run.exists():
         raise UsageError(f"{run}: no such training checkpoint")
     out = _check_output(str(run), a.output, a.force)
-    ck = torch.load(run, map_location="cpu", weights_only=False)
+    model, ck = load_run(a.run)
     cfg = ck["config"]
-    model = build_model(cfg["arch"], cfg["N"], cfg["M"], cfg["act"], cfg.get("synthesis", "deep"))
-    model.load_state_dict(ck["model"])
     if hasattr(model, "gaussian_conditional"):     # a coding choice, not learned: today's default
         from .entropy_models import default_scale_table
         model.gaussian_conditional.scale_table = default_scale_table()

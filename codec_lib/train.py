@@ -44,7 +44,7 @@ from .data import ImageFolder, training_loader
 from .models import CompressionModel, build_model
 from .progress import TrainingBar
 
-__all__ = ["TrainConfig", "rd_loss", "fit", "train_step", "init_from", "settle_quantiles", "configure_optimizers", "evaluate_loss", "LAMBDAS"]
+__all__ = ["TrainConfig", "rd_loss", "fit", "train_step", "init_from", "settle_quantiles", "configure_optimizers", "evaluate_loss", "load_run", "LAMBDAS"]
 
 # CompressAI's MSE quality ladder (lambda for quality 1..8), used by its pretrained models.
 LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
@@ -200,6 +200,16 @@ def _save_atomic(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def load_run(run: str | os.PathLike) -> tuple[CompressionModel, dict]:
+    """The model of a training run's ``run/last.pt`` (float32, as trained) and that checkpoint
+    (``config``, ``step``, ``history``, ...)."""
+    ck = torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=False)
+    c = ck["config"]
+    model = build_model(c["arch"], c["N"], c["M"], c["act"], c.get("synthesis", "deep"))
+    model.load_state_dict(ck["model"])
+    return model, ck
 
 
 def val_images(folder: str | None, crop: int) -> list[torch.Tensor]:

@@ -22,8 +22,9 @@
 # 1e-4, a tenth of it for the last quarter of the time) on fresh crops (a new SEED), batch $BATCH
 # of $CROP-pixel square crops of BSDS500 train + test (2 of 256 by default: the same pixels per
 # step as s1-s17's 8 of 128, and 2.7 to 3.9 times their gain in a 35-minute A/B on whole
-# BSDS500 val photos, `scripts/val_full.py`; README, "What the stages taught"); runs/ms-qQ-sSEED/ holds each run, runs/ms-qQ-sSEED.log
-# its log and runs/ms-qQ-sSEED.cmd the exact command, which `install` records. Image runs use
+# BSDS500 val photos, `scripts/val_full.py`; README, "Training stages of the mean-scale
+# models"); runs/ms-qQ-sSEED/ holds each run, runs/ms-qQ-sSEED.log its log and
+# runs/ms-qQ-sSEED.cmd the exact command, which `install` records. Image runs use
 # bfloat16 autocast (`--precision $PRECISION`, bf16 by default; README, "Training on a CPU in
 # bfloat16"): about twice the steps of float32 on some CPUs (2.4 times on stage s12's), fewer on
 # others (stage s11's), so

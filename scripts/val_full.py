@@ -24,18 +24,8 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from codec_lib import zoo  # noqa: E402
-from codec_lib.data import list_images, to_tensor  # noqa: E402
-from codec_lib.models import build_model  # noqa: E402
-from codec_lib.train import LAMBDAS, evaluate_loss  # noqa: E402
-
-
-def load_run(run: Path):
-    """The model of ``run/last.pt`` (float32, as trained) and the run's config."""
-    ck = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
-    c = ck["config"]
-    model = build_model(c["arch"], c["N"], c["M"], c["act"], c.get("synthesis", "deep"))
-    model.load_state_dict(ck["model"])
-    return model.eval(), c, ck["step"]
+from codec_lib.data import eval_images, to_tensor  # noqa: E402
+from codec_lib.train import LAMBDAS, evaluate_loss, load_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in runs:
             if not (r / "last.pt").is_file():
                 raise FileNotFoundError(f"{r}: no last.pt (not a training run folder)")
-        paths = list_images(a.val)[: a.limit]
-        if not paths:
+        photos = eval_images(a.val, a.limit)
+        if not photos:
             raise FileNotFoundError(f"{a.val}: no images")
         models = [load_run(r) for r in runs]
-        lmbda = models[0][1]["lmbda"]
+        lmbda = models[0][1]["config"]["lmbda"]
         q = a.quality or next((k for k, v in LAMBDAS.items() if v == lmbda), None)
         if q is None:
             raise ValueError(f"lambda {lmbda} of {runs[0]} is no quality's: pass --quality")
@@ -65,10 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, zoo.ModelError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from PIL import Image
-    images = [to_tensor(Image.open(p)) for p in tqdm(paths, desc="reading", leave=False)]
+    images = [to_tensor(im) for _, im in photos]
     rows = [(f"{a.name} q{q} (installed)", None, shipped)] + [
-        (str(r), step, m) for r, (m, _, step) in zip(runs, models)]
+        (str(r), ck["step"], m) for r, (m, ck) in zip(runs, models)]
     base = None
     print(f"{len(images)} whole photos of {a.val}, lambda {shipped.lmbda} (q{q})")
     for label, step, m in tqdm(rows, desc="models", leave=False):
