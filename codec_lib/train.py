@@ -168,13 +168,12 @@ def init_from(model: CompressionModel, checkpoint: str, verbose: bool = True) ->
     Returns the names that were not copied (they keep their fresh initialization): starting a
     factorized prior or a shallow decoder from a trained mean-scale model reuses its transforms.
     """
-    from .zoo import load_checkpoint
-    src = load_checkpoint(checkpoint).state_dict()
+    from .zoo import TABLE_KEYS, load_weights
+    src = load_weights(checkpoint)            # the tables are the model's own: fit rebuilds them
     own = model.state_dict()
-    tables = ("_quantized_cdf", "_cdf_length", "_offset", "scale_table")   # vary in size
-    same = {k: v for k, v in src.items() if k in own and (own[k].shape == v.shape or k.endswith(tables))}
+    same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(same, strict=False)
-    fresh = sorted(k for k in own if k not in same)
+    fresh = sorted(k for k in own if k not in same and not k.endswith(TABLE_KEYS))
     if verbose:
         print(f"init from {checkpoint}: {len(same)} tensors copied, {len(fresh)} fresh"
               + (f" ({', '.join(sorted({k.split('.')[0] for k in fresh}))})" if fresh else ""))

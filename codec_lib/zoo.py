@@ -39,13 +39,14 @@ from .manifest import (CHECKPOINT_ENV, annotate, checkpoint_dir, lineage, list_m
 from .models import CompressionModel, build_model
 
 __all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "list_models", "resolve",
-           "load_model", "load_checkpoint", "save_checkpoint", "weights_hash", "weights_hashes", "sha256_file",
+           "load_model", "load_checkpoint", "load_weights", "save_checkpoint", "weights_hash", "weights_hashes", "sha256_file",
            "find_model", "model_ref", "load_ref", "register", "annotate", "lineage"]
 
 FORMAT = "codec_lib.checkpoint"
 # sha256 of the packed tables (_quantized_cdf, _cdf_length, _offset) of GaussianConditional()
 DEFAULT_GAUSSIAN_TABLES_SHA256 = "7873e81173e90bcc2fc190c25bbd3041bbeea2c18483c3ceb86720e398e2069f"
 _TABLES = ("_quantized_cdf", "_cdf_length", "_offset")
+TABLE_KEYS = _TABLES + ("scale_table",)   # state-dict keys that end so: probability tables
 
 
 def weights_hash(model: CompressionModel) -> bytes:
@@ -193,8 +194,11 @@ def _unpack_state(packed: dict) -> dict:
     packed = dict(packed)
     for p in [k[: -len("scale_table")] for k in packed if k.endswith("scale_table")]:
         if p + "_quantized_cdf" not in packed:
-            default = _default_gaussian_tables()
-            if not torch.equal(packed[p + "scale_table"], default["scale_table"]):
+            default, stored = _default_gaussian_tables(), packed[p + "scale_table"]
+            # PyTorch builds differ in the last bit of exp (a GPU machine's gave other float32
+            # bits for 7 of the 256 scales) yet build the same tables (the pinned sha256)
+            if stored.shape != default["scale_table"].shape or not torch.allclose(
+                    stored, default["scale_table"], rtol=1e-6, atol=0):
                 raise ModelError("checkpoint lacks the probability tables of its scale table")
             packed.update({p + n: default[n] for n in _TABLES})
     sd = {k: v.float() if v.is_floating_point() else v for k, v in packed.items()}
@@ -226,6 +230,19 @@ def _read(path: Path, sha256: str | None) -> dict:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ModelError(f"{path} is not a codec_lib checkpoint")
     return obj
+
+
+def load_weights(path: str | os.PathLike) -> dict:
+    """The learned tensors of a checkpoint (float32), without its entropy coders' probability
+    tables, which a training run rebuilds: a start for ``fit``, also on a machine whose PyTorch
+    computes other default Gaussian tables than the pinned ones (where loading the whole model
+    fails, since that machine could not decode its bitstreams)."""
+    obj = _read(Path(path), None)
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()
+          if not k.endswith(TABLE_KEYS)}
+    if obj.get("parent"):
+        sd = {k: v for k, v in _with_parent(obj, sd).items() if not k.endswith(TABLE_KEYS)}
+    return sd
 
 
 def load_checkpoint(path: str | os.PathLike, sha256: str | None = None,

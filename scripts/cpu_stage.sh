@@ -7,6 +7,7 @@
 #   LR=3e-5 scripts/cpu_stage.sh train ...      # another learning rate (1e-4 by default)
 #   scripts/cpu_stage.sh check SEED [ms|cc]     # ship decision: BSDS500 val loss, shipped vs run
 #   scripts/cpu_stage.sh install SEED           # export the runs, copy + register them
+#   scripts/cpu_stage.sh install-gpu FOLDER     # the same for a GPU stage's files (gpu_stage.sh)
 #   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
 #   REFINE=0 scripts/cpu_stage.sh dependents    # the same without the refined Kodak run
 #   scripts/cpu_stage.sh video MINUTES SEED     # retrain the P-frame codecs against today's intra
@@ -239,6 +240,12 @@ install)
             --data "BSDS500 train + test (400 images), validated on BSDS500 val"
     done
     PYTHON="$PY" QUALITIES="$QUALITIES" scripts/gpu_stage.sh install "$out"
+    ;;
+install-gpu)   # install-gpu FOLDER: the files of a `gpu_stage.sh run` (its files_at), as `install`
+    folder=${2:?folder holding the mean-scale-qQ.pt of a GPU stage}
+    keep_cc
+    cp data/results/kodak-rd.json runs/kodak-rd-before.json
+    PYTHON="$PY" QUALITIES="$QUALITIES" scripts/gpu_stage.sh install "$folder"
     ;;
 dependents)
     K="$D/kodak"; cl() { "$PY" -m codec_lib --threads 1 "$@"; }

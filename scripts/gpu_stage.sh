@@ -1,12 +1,12 @@
 #!/bin/bash
 # One training stage of the four shipped mean-scale rates on a lent GPU, in one device call.
 #
-# The device tool sends the working tree (at most 64 MiB: the tracked files take about 45) and
+# The device tool sends the working tree (at most 64 MiB: the tracked files take about 49, BSDS500 train 15) and
 # nothing beside it, and the GPU machine has PyTorch but not this project's venv. So:
 #
 #   here:        scripts/gpu_stage.sh prepare            # BSDS500 train + 16 val images -> .gpu_data/
 #   on the GPU:  scripts/gpu_stage.sh run MINUTES SEED   # device run, carry [".gpu_data"]; files -> $OUT
-#   here:        scripts/gpu_stage.sh install FOLDER     # FOLDER: the run's files_at; registers them
+#   here:        scripts/cpu_stage.sh install-gpu FOLDER # FOLDER: the run's files_at; registers them
 #
 # `run` trains q2..q5 side by side on the one GPU, each from its shipped file
 # (data/checkpoints/mean-scale-qQ.pt), for MINUTES of training (`train --minutes`: lr 1e-4, 1e-5
@@ -14,7 +14,10 @@
 # precision, lineage recorded) to $OUT/mean-scale-qQ.pt, with the logs in $OUT/logs.tar.gz.
 # Only BSDS500 *train* travels (train + test do not fit beside the tracked files); the 16
 # validation crops are the ones every CPU stage reported. `install` copies the four files into
-# data/checkpoints/ and registers them; then redo what depends on mean-scale (README, "Models").
+# data/checkpoints/ and registers them (`cpu_stage.sh install-gpu` first keeps what `dependents`
+# needs of the old files); then redo what depends on mean-scale (`cpu_stage.sh dependents`).
+# Stage s19 (2026-12-04, H200, 8 minutes): about 12,400 steps per rate, 26 steps/s each with the
+# four side by side (GPU 93-98 % busy, 6.8 GB).
 # Off a GPU, `run` trains on the CPU (a tiny MINUTES checks the script end to end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +36,14 @@ run)
     py=${PYTHON:-python3}
     export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
     $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+    # loader workers hand batches over through /dev/shm: a small one (a container's 64 MB) would
+    # kill them mid-run, so load in the training processes then
+    shm=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }'); shm=${shm:-0}
+    workers=${WORKERS:-$([ "$shm" -ge 2048 ] && echo 3 || echo 0)}
+    echo "/dev/shm: $shm MB free, $workers loader workers per run"
     cmd() { echo "codec-lib --threads 2 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
         "--steps 1000000 --minutes $minutes --batch-size 16 --crop 256 --lr 1e-4 --lr-drop 0.75" \
-        "--seed $seed --workers 3 --train .gpu_data/bsds500/train --val .gpu_data/bsds500/val" \
+        "--seed $seed --workers $workers --train .gpu_data/bsds500/train --val .gpu_data/bsds500/val" \
         "--out runs/gpu-q$1-s$seed --checkpoint-every 1000 --init data/checkpoints/mean-scale-q$1.pt"; }
     pids=()
     for q in $QUALITIES; do
@@ -45,13 +53,17 @@ run)
     done
     status=0
     for p in "${pids[@]}"; do wait "$p" || status=1; done
-    for q in $QUALITIES; do
+    pids=()
+    for q in $QUALITIES; do      # the exports side by side too: the device time is counted
         cp "runs/gpu-q$q-s$seed/history.json" "runs/gpu-logs/history-q$q.json" || true
         tail -c 600 "runs/gpu-logs/train-q$q.log" | tr '\r' '\n' | tail -3
-        [ "$status" = 0 ] && $py -m codec_lib export "runs/gpu-q$q-s$seed" "$out/mean-scale-q$q.pt" \
+        [ "$status" = 0 ] || continue
+        $py -m codec_lib export "runs/gpu-q$q-s$seed" "$out/mean-scale-q$q.pt" \
             --name mean-scale --quality "$q" --command "$(cmd "$q")" --force \
-            --data "BSDS500 train (200 images), validated on 16 BSDS500 val images"
+            --data "BSDS500 train (200 images), validated on 16 BSDS500 val images" &
+        pids+=($!)
     done
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
     tar czf "$out/logs.tar.gz" -C runs gpu-logs
     exit $status
     ;;

@@ -57,3 +57,45 @@ def test_tables_of_another_scale_table_are_stored(tmp_path):
     torch.save(obj, path)
     with pytest.raises(ModelError, match="lacks the probability tables"):
         zoo.load_checkpoint(path)
+
+
+def _last_bit_off(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with the last bit of every 37th float32 flipped, as another PyTorch build's exp gives."""
+    bits = t.clone().view(torch.int32)
+    bits[::37] ^= 1
+    return bits.view(torch.float32)
+
+
+def test_a_scale_table_off_in_the_last_bit_still_gets_the_default_tables(tmp_path):
+    model, path = _model(), tmp_path / "m.pt"
+    zoo.save_checkpoint(model, path, "t", 1, 0.01)           # tables left out
+    obj = torch.load(path, weights_only=True)
+    st = obj["state_dict"]["gaussian_conditional.scale_table"]
+    obj["state_dict"]["gaussian_conditional.scale_table"] = off = _last_bit_off(st)
+    assert not torch.equal(off, st)
+    torch.save(obj, path)
+    loaded = zoo.load_checkpoint(path).gaussian_conditional
+    assert torch.equal(loaded.scale_table, off)                # the file's own scales, kept
+    assert torch.equal(loaded._quantized_cdf, model.gaussian_conditional._quantized_cdf)
+    obj["state_dict"]["gaussian_conditional.scale_table"] = st * 1.001     # truly other scales
+    torch.save(obj, path)
+    with pytest.raises(ModelError, match="lacks the probability tables"):
+        zoo.load_checkpoint(path)
+
+
+def test_load_weights_and_init_from_skip_the_tables(tmp_path, monkeypatch):
+    from codec_lib.train import init_from
+    model, path = _model(), tmp_path / "m.pt"
+    zoo.save_checkpoint(model, path, "t", 1, 0.01)
+    default = zoo._default_gaussian_tables()
+    other = {**default, "scale_table": default["scale_table"] * 1.001}  # a machine that cannot
+    monkeypatch.setattr(zoo, "_default_gaussian_tables", lambda: other)  # rebuild the tables
+    with pytest.raises(ModelError, match="lacks the probability tables"):
+        zoo.load_checkpoint(path)
+    sd = zoo.load_weights(path)
+    assert not any(k.endswith(zoo.TABLE_KEYS) for k in sd)
+    fresh = build_model("mean-scale", 16, 24)
+    assert init_from(fresh, str(path), verbose=False) == []    # every weight copied
+    for k, v in fresh.state_dict().items():
+        if not k.endswith(zoo.TABLE_KEYS):
+            assert torch.equal(v, model.state_dict()[k].half().float()), k   # stored in half
