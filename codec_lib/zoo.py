@@ -188,12 +188,14 @@ def _arch_names():
     return ARCHITECTURES
 
 
-def _unpack_state(packed: dict) -> dict:
+def _unpack_state(packed: dict, default_tables: bool = True) -> dict:
     """Inverse of :func:`_pack_state` (floats back to float32, CDF rows re-padded, left-out
-    default Gaussian tables rebuilt)."""
+    default Gaussian tables rebuilt; with ``default_tables=False`` left out, scale table too)."""
     packed = dict(packed)
     for p in [k[: -len("scale_table")] for k in packed if k.endswith("scale_table")]:
-        if p + "_quantized_cdf" not in packed:
+        if p + "_quantized_cdf" not in packed and not default_tables:
+            del packed[p + "scale_table"]
+        elif p + "_quantized_cdf" not in packed:
             default, stored = _default_gaussian_tables(), packed[p + "scale_table"]
             # PyTorch builds differ in the last bit of exp (a GPU machine's gave other float32
             # bits for 7 of the 256 scales) yet build the same tables (the pinned sha256)
@@ -233,16 +235,18 @@ def _read(path: Path, sha256: str | None) -> dict:
 
 
 def load_weights(path: str | os.PathLike) -> dict:
-    """The learned tensors of a checkpoint (float32), without its entropy coders' probability
-    tables, which a training run rebuilds: a start for ``fit``, also on a machine whose PyTorch
-    computes other default Gaussian tables than the pinned ones (where loading the whole model
-    fails, since that machine could not decode its bitstreams)."""
+    """The state dict of a checkpoint as ``fit --init`` starts from it: the weights and the
+    tables the file stores (a frozen entropy model keeps its very tables, so a ``--trainable
+    g_s`` fine-tune codes ``z`` as its parent does), and the default Gaussian tables it leaves
+    out where this machine rebuilds them. Unlike :func:`load_checkpoint` it also reads on a
+    machine whose PyTorch builds other default tables than the pinned ones: the model then
+    keeps its own, and its own scale table."""
     obj = _read(Path(path), None)
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()
-          if not k.endswith(TABLE_KEYS)}
-    if obj.get("parent"):
-        sd = {k: v for k, v in _with_parent(obj, sd).items() if not k.endswith(TABLE_KEYS)}
-    return sd
+    try:
+        sd = _unpack_state(obj["state_dict"])
+    except ModelError:
+        sd = _unpack_state(obj["state_dict"], default_tables=False)
+    return _with_parent(obj, sd) if obj.get("parent") else sd
 
 
 def load_checkpoint(path: str | os.PathLike, sha256: str | None = None,

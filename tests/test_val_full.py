@@ -2,6 +2,8 @@
 import importlib.util
 from pathlib import Path
 
+from codec_lib import zoo
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,6 +26,10 @@ def test_a_run_scores_as_the_model_exported_from_it(tiny_zoo, photos, tmp_path, 
     installed, ran = (float(line.split("loss ")[1].split()[0].rstrip(",")) for line in out.splitlines()[1:3])
     assert abs(ran / installed - 1) < 0.005            # the same weights (half precision stored)
     assert "step 20" in out
+    stored = tiny_zoo / zoo.resolve("tiny-ms", 1)["file"]         # a checkpoint file scores too
+    assert _main()([str(folder), str(stored), "--name", "tiny-ms", "--quality", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "(+0.00 %)" in lines[2] and "step" not in lines[2]     # the installed file itself
 
 
 def test_bad_input_is_one_line_and_exit_2(tiny_zoo, tmp_path, capsys):
@@ -35,3 +41,6 @@ def test_bad_input_is_one_line_and_exit_2(tiny_zoo, tmp_path, capsys):
     (tmp_path / "a.png").write_bytes((ROOT / "data" / "results" / "kodak-rd.png").read_bytes())
     assert _main()([str(tmp_path), run, "--name", "tiny-ms"]) == 2      # lambda 0.01: no quality
     assert "pass --quality" in capsys.readouterr().err
+    (tmp_path / "x.pt").write_bytes(b"not a checkpoint")
+    assert _main()([str(tmp_path), str(tmp_path / "x.pt"), "--name", "tiny-ms", "--quality", "1"]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
