@@ -3,6 +3,7 @@
 ::
 
     python -m codec_lib.bench [--images DIR] [--limit N] [--repeat R] [--train-steps S] [--json OUT]
+    python -m codec_lib.bench --device cuda --train-only --train-batch 16 --train-crop 256   # a GPU
 
 Prints figures only (it never asserts a speed). Coding speed compares our default model with
 CompressAI's ``MeanScaleHyperprior`` carrying the same weights and tables (``to_compressai``),
@@ -12,6 +13,9 @@ the training step itself (``train_step`` against CompressAI's step on the same t
 interleaved) and data loading (fit makes its random crops on the fly; the plain loop reuses
 four ready batches). On a CPU with native bfloat16 it also times ``fit`` and ``train_step``
 with ``precision="bf16"`` (bfloat16 autocast of the transforms), in the same interleaved runs.
+``--device cuda`` times the training on a GPU (coding stays on the CPU: ``--train-only`` skips
+it): ``fit`` in float32 and with its GPU default (bfloat16 autocast, channels-last) against the
+plain CompressAI loop in float32 on the same GPU, timings synchronized with the device.
 """
 from __future__ import annotations
 
@@ -33,14 +37,22 @@ from .train import TrainConfig, configure_optimizers, fit, rd_loss, train_step
 __all__ = ["machine", "cpu_bf16", "coding_speed", "rate_overhead", "train_throughput", "run", "main"]
 
 
-def machine() -> dict:
-    return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__}
+def machine(device: str = "cpu") -> dict:
+    m = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+         "torch": torch.__version__}
+    if device.startswith("cuda"):
+        m["gpu"] = torch.cuda.get_device_name(device)
+    return m
 
 
-def _timed(fn):
+def _timed(fn, device: str = "cpu"):
+    """Seconds ``fn()`` took, and its result; on a GPU, with the device synchronized at both
+    ends (kernels are queued, not run, when the Python call returns)."""
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
     t = time.perf_counter()
     out = fn()
+    sync()
     return time.perf_counter() - t, out
 
 
@@ -111,11 +123,12 @@ def cpu_bf16() -> bool:
 
 
 def _fit_seconds(steps: int, N: int, M: int, batch: int, crop: int, lmbda: float,
-                 precision: str = "fp32") -> float:
+                 precision: str = "fp32", device: str = "cpu", workers: int = 0) -> float:
     with tempfile.TemporaryDirectory() as d:
         cfg = TrainConfig(arch="mean-scale", N=N, M=M, steps=steps, batch_size=batch, crop=crop,
-                          lmbda=lmbda, out=d, checkpoint_every=10**9, seed=0, precision=precision)
-        t, _ = _timed(lambda: fit(cfg, progress=False, device="cpu"))
+                          lmbda=lmbda, out=d, checkpoint_every=10**9, seed=0, precision=precision,
+                          workers=workers)
+        t, _ = _timed(lambda: fit(cfg, progress=False, device=device), device)
     return t
 
 
@@ -136,27 +149,30 @@ def _compressai_step(net, opt, aux_opt, main: list, x: torch.Tensor, lmbda: floa
 
 
 def _step_seconds(steps: int, warmup: int, N: int, M: int, batch: int, crop: int,
-                  lmbda: float, bf16: bool) -> tuple[float, float, float | None]:
+                  lmbda: float, bf16: bool, device: str = "cpu") -> tuple[float, float, float | None]:
     """Seconds of ``steps`` training steps on the same fixed batches, without data loading:
     ``train_step`` on our model (also in bfloat16 if ``bf16``) and a plain CompressAI loop,
-    interleaved step by step."""
+    interleaved step by step. On a GPU our models are channels-last, as in ``fit``."""
     from compressai.models import MeanScaleHyperprior
     torch.manual_seed(0)
-    ours, ours16 = build_model("mean-scale", N, M).train(), build_model("mean-scale", N, M).train()
+    fmt = torch.channels_last if device.startswith("cuda") else torch.contiguous_format
+    ours, ours16 = (build_model("mean-scale", N, M).to(device, memory_format=fmt).train()
+                    for _ in range(2))
     opt, aux_opt = configure_optimizers(ours, 1e-4, 1e-3)
     opt16, aux_opt16 = configure_optimizers(ours16, 1e-4, 1e-3)
-    net = MeanScaleHyperprior(N=N, M=M).train()
+    net = MeanScaleHyperprior(N=N, M=M).to(device).train()
     main = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
     aux_p = [p for n, p in net.named_parameters() if n.endswith("quantiles")]
     c_opt, c_aux = torch.optim.Adam(main, lr=1e-4), torch.optim.Adam(aux_p, lr=1e-3)
     photos = [to_tensor(im) for _, im in sample_images()]
-    batches = [_crops(batch, crop, photos, seed=s) for s in range(4)]
+    batches = [_crops(batch, crop, photos, seed=s).to(device) for s in range(4)]
     t_ours = t_theirs = t_16 = 0.0
     for step in range(warmup + steps):
         x = batches[step % len(batches)]
-        a, _ = _timed(lambda: train_step(ours, x, opt, aux_opt, lmbda))
-        b, _ = _timed(lambda: _compressai_step(net, c_opt, c_aux, main, x, lmbda))
-        c = _timed(lambda: train_step(ours16, x, opt16, aux_opt16, lmbda, bf16=True))[0] if bf16 else 0
+        a, _ = _timed(lambda: train_step(ours, x, opt, aux_opt, lmbda, bf16=False), device)
+        b, _ = _timed(lambda: _compressai_step(net, c_opt, c_aux, main, x, lmbda), device)
+        c = _timed(lambda: train_step(ours16, x, opt16, aux_opt16, lmbda, bf16=True),
+                   device)[0] if bf16 else 0
         if step >= warmup:
             t_ours, t_theirs, t_16 = t_ours + a, t_theirs + b, t_16 + c
     return t_ours, t_theirs, (t_16 if bf16 else None)
@@ -198,21 +214,23 @@ def _data_seconds(steps: int, batch: int, crop: int) -> float:
 
 
 def train_throughput(steps: int = 20, warmup: int = 3, N: int = 64, M: int = 96, batch: int = 8,
-                     crop: int = 128, lmbda: float = 0.013) -> dict:
+                     crop: int = 128, lmbda: float = 0.013, device: str = "cpu",
+                     workers: int = 0) -> dict:
     """Training images/s of ``fit`` end to end (difference of a warmup-step and a warmup+steps
     run, which cancels setup, first steps and the final checkpoint), and where the time goes:
     our ``train_step`` against a plain CompressAI step on the same fixed batches (interleaved),
-    and the data loader's share. With native bfloat16 on this CPU, the ``bf16_*`` figures are
-    the same for ``precision="bf16"`` (None otherwise)."""
-    bf16 = cpu_bf16()
-    fit_s = lambda precision: _fit_seconds(warmup + steps, N, M, batch, crop, lmbda, precision) - \
-        _fit_seconds(warmup, N, M, batch, crop, lmbda, precision)
+    and the data loader's share (one process, on the CPU). With native bfloat16 (this CPU's, or a
+    GPU), the ``bf16_*`` figures are the same for ``precision="bf16"`` (None otherwise)."""
+    bf16 = device.startswith("cuda") or cpu_bf16()
+    fit_s = lambda p: _fit_seconds(warmup + steps, N, M, batch, crop, lmbda, p, device, workers) \
+        - _fit_seconds(warmup, N, M, batch, crop, lmbda, p, device, workers)
     fit32 = fit_s("fp32")
     fit16 = fit_s("bf16") if bf16 else None
-    ours_s, theirs_s, ours16_s = _step_seconds(steps, warmup, N, M, batch, crop, lmbda, bf16)
+    ours_s, theirs_s, ours16_s = _step_seconds(steps, warmup, N, M, batch, crop, lmbda, bf16, device)
     data_s = _data_seconds(steps, batch, crop)
     ips = lambda t: steps * batch / max(t, 1e-9)
-    return {"steps": steps, "warmup": warmup, "batch": batch, "crop": crop, "N": N, "M": M,
+    return {"device": device, "workers": workers, "steps": steps, "warmup": warmup, "batch": batch, "crop": crop,
+            "N": N, "M": M,
             "ours_img_per_s": ips(fit32), "compressai_img_per_s": ips(theirs_s),
             "ratio": ips(fit32) / ips(theirs_s),
             "step_img_per_s": ips(ours_s), "step_ratio": ips(ours_s) / ips(theirs_s),
@@ -223,30 +241,38 @@ def train_throughput(steps: int = 20, warmup: int = 3, N: int = 64, M: int = 96,
             "data_ms_per_batch": 1000 * data_s / steps}
 
 
-def run(model, images, repeat: int = 3, train_steps: int = 20, train_kw: dict | None = None) -> dict:
-    res = {"machine": machine(), "n_images": len(images)}
-    res["coding"] = coding_speed(model, images, repeat)
-    res["overhead"] = rate_overhead(model, images)
+def run(model, images, repeat: int = 3, train_steps: int = 20, train_kw: dict | None = None,
+        coding: bool = True) -> dict:
+    """All figures: coding speed and rate overhead of ``model`` on ``images`` (unless not
+    ``coding``), training throughput for ``train_steps`` (0: none; ``train_kw`` to
+    :func:`train_throughput`)."""
+    res = {"machine": machine((train_kw or {}).get("device", "cpu")), "n_images": len(images)}
+    res["coding"] = coding_speed(model, images, repeat) if coding else None
+    res["overhead"] = rate_overhead(model, images) if coding else None
     res["training"] = train_throughput(train_steps, **(train_kw or {})) if train_steps else None
     return res
 
 
 def _report(r: dict) -> None:
     c, o, t = r["coding"], r["overhead"], r["training"]
-    print(f"{r['n_images']} images; z_hat identical (same z string, both decoders): "
-          f"{c['z_hat_identical']}")
-    print(f"{'':10s}{'ours s':>10s}{'CompressAI s':>14s}{'ours/theirs':>13s}")
-    for p, label in (("enc", "encode"), ("dec", "decode"), ("encdec", "enc+dec")):
-        print(f"{label:10s}{c[f'ours_{p}_s']:10.4f}{c[f'compressai_{p}_s']:14.4f}{c[f'ratio_{p}']:13.3f}")
-    print(f"rate overhead (real bits / estimate): mean {o['mean_ratio']:.4f}, max {o['max_ratio']:.4f}")
+    if c:
+        print(f"{r['n_images']} images; z_hat identical (same z string, both decoders): "
+              f"{c['z_hat_identical']}")
+        print(f"{'':10s}{'ours s':>10s}{'CompressAI s':>14s}{'ours/theirs':>13s}")
+        for p, label in (("enc", "encode"), ("dec", "decode"), ("encdec", "enc+dec")):
+            print(f"{label:10s}{c[f'ours_{p}_s']:10.4f}{c[f'compressai_{p}_s']:14.4f}"
+                  f"{c[f'ratio_{p}']:13.3f}")
+        print(f"rate overhead (real bits / estimate): mean {o['mean_ratio']:.4f}, "
+              f"max {o['max_ratio']:.4f}")
     if t:
-        print(f"training ({t['steps']} steps of {t['batch']}x{t['crop']}^2, N={t['N']} M={t['M']}): "
+        print(f"training on {t.get('device', 'cpu')} ({t['steps']} steps of {t['batch']}x{t['crop']}^2, "
+              f"N={t['N']} M={t['M']}): "
               f"ours {t['ours_img_per_s']:.2f} img/s, CompressAI {t['compressai_img_per_s']:.2f} "
               f"img/s, ratio {t['ratio']:.3f}")
         print(f"  where the time goes: our train_step on fixed batches {t['step_img_per_s']:.2f} img/s "
               f"(ratio {t['step_ratio']:.3f}); data loading {t['data_ms_per_batch']:.1f} ms per batch")
         if t.get("bf16_img_per_s"):
-            print(f"  with --precision bf16: ours {t['bf16_img_per_s']:.2f} img/s (ratio "
+            print(f"  with bfloat16 autocast (--precision bf16; a GPU's default): ours {t['bf16_img_per_s']:.2f} img/s (ratio "
                   f"{t['bf16_ratio']:.3f}); train_step {t['bf16_step_img_per_s']:.2f} img/s "
                   f"(ratio {t['bf16_step_ratio']:.3f})")
 
@@ -257,13 +283,34 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--train-steps", type=int, default=20, help="0 skips the training benchmark")
+    ap.add_argument("--train-batch", type=int, default=8, help="training batch (default 8)")
+    ap.add_argument("--train-crop", type=int, default=128, help="training crop side (default 128)")
+    ap.add_argument("--train-workers", type=int, default=0,
+                    help="fit's loader processes (default 0: crops made in the training process)")
+    ap.add_argument("--device", default="cpu", help="where to time the training: cpu (default) or cuda")
+    ap.add_argument("--train-only", action="store_true", help="skip coding speed and rate overhead")
     ap.add_argument("--json", help="write all figures to this file")
     a = ap.parse_args(argv)
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error(f"--device {a.device}: this machine has no CUDA GPU")
+    if a.device != "cpu" and not a.device.startswith("cuda"):
+        ap.error(f"--device {a.device}: use cpu or cuda")
+    if a.train_only and not a.train_steps:
+        ap.error("--train-only with --train-steps 0 leaves nothing to measure")
+    try:
+        import compressai  # noqa: F401  (every comparison needs it)
+    except ImportError as e:
+        ap.error(f"CompressAI is needed for the comparison and does not import: {e}")
     from .zoo import load_model
-    m = machine()
-    print(f"machine: {m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} torch threads")
+    m = machine(a.device)
+    print(f"machine: {m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} torch threads"
+          + (f", GPU {m['gpu']}" if "gpu" in m else ""))
     t0 = time.perf_counter()
-    res = run(load_model(), eval_images(a.images, a.limit), a.repeat, a.train_steps)
+    kw = {"batch": a.train_batch, "crop": a.train_crop, "device": a.device,
+          "workers": a.train_workers}
+    images = [] if a.train_only else eval_images(a.images, a.limit)
+    res = run(load_model() if not a.train_only else None, images, a.repeat, a.train_steps, kw,
+              coding=not a.train_only)
     res["wall_s"] = time.perf_counter() - t0
     _report(res)
     print(f"total {res['wall_s']:.1f} s")

@@ -8,6 +8,12 @@
 #   on the GPU:  scripts/gpu_stage.sh run MINUTES SEED   # device run, carry [".gpu_data"]; files -> $OUT
 #   here:        scripts/cpu_stage.sh install-gpu FOLDER # FOLDER: the run's files_at; registers them
 #
+#   here:        scripts/gpu_stage.sh wheels             # CompressAI's wheels for the GPU's python3
+#   on the GPU:  scripts/gpu_stage.sh bench [STEPS]      # carry [".whl"]: fit vs CompressAI -> $OUT
+#
+# One call can do both (about a minute for the bench; keep the whole call under 600 s):
+#   scripts/gpu_stage.sh bench && scripts/gpu_stage.sh run 7 SEED   # carry [".gpu_data", ".whl"]
+#
 # `run` trains q2..q5 side by side on the one GPU, each from its shipped file
 # (data/checkpoints/mean-scale-qQ.pt), for MINUTES of training (`train --minutes`: lr 1e-4, 1e-5
 # for the last quarter of the time), batch 16 of 256x256 crops, then exports each run (half
@@ -18,10 +24,23 @@
 # needs of the old files); then redo what depends on mean-scale (`cpu_stage.sh dependents`).
 # Stage s19 (2026-12-04, H200, 8 minutes): about 12,400 steps per rate, 26 steps/s each with the
 # four side by side (GPU 93-98 % busy, 6.8 GB).
+# `bench` times training on the GPU (`python -m codec_lib.bench --device cuda --train-only`):
+# `fit` in float32 and in its GPU default (bfloat16 autocast, channels-last) against a plain
+# CompressAI loop, batch 16 of 256x256 crops, into $OUT/bench-gpu.json. The GPU machine has
+# PyTorch and torchvision but not CompressAI: `wheels` fetches it (and pytorch-msssim) for that
+# machine's Python 3.12 into .whl/ (about 0.5 MB, ignored by git), and `bench` installs them.
 # Off a GPU, `run` trains on the CPU (a tiny MINUTES checks the script end to end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUALITIES=${QUALITIES:-2 3 4 5}
+loader_workers() {
+    # loader workers hand batches over through /dev/shm: a small one (a container's 64 MB) would
+    # kill them mid-run, so load in the training processes then
+    local shm; shm=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }'); shm=${shm:-0}
+    local w=${WORKERS:-$([ "$shm" -ge 2048 ] && echo 3 || echo 0)}
+    echo "/dev/shm: $shm MB free, $w loader workers per run" >&2
+    echo "$w"
+}
 case "${1:-}" in
 prepare)
     src=${CODEC_LIB_DATA:?set CODEC_LIB_DATA to the folder holding bsds500/}/bsds500
@@ -36,11 +55,7 @@ run)
     py=${PYTHON:-python3}
     export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
     $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-    # loader workers hand batches over through /dev/shm: a small one (a container's 64 MB) would
-    # kill them mid-run, so load in the training processes then
-    shm=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }'); shm=${shm:-0}
-    workers=${WORKERS:-$([ "$shm" -ge 2048 ] && echo 3 || echo 0)}
-    echo "/dev/shm: $shm MB free, $workers loader workers per run"
+    workers=$(loader_workers)
     cmd() { echo "codec-lib --threads 2 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
         "--steps 1000000 --minutes $minutes --batch-size 16 --crop 256 --lr 1e-4 --lr-drop 0.75" \
         "--seed $seed --workers $workers --train .gpu_data/bsds500/train --val .gpu_data/bsds500/val" \
@@ -66,6 +81,28 @@ run)
     for p in "${pids[@]}"; do wait "$p" || status=1; done
     tar czf "$out/logs.tar.gz" -C runs gpu-logs
     exit $status
+    ;;
+wheels)
+    py=${PYTHON:-.venv/bin/python}
+    mkdir -p .whl
+    $py -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_34_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
+        compressai==1.2.8 pytorch-msssim==1.0.0
+    ls -l .whl
+    ;;
+bench)
+    steps=${2:-100}
+    out=${OUT:-runs/gpu-out}; mkdir -p "$out"
+    py=${PYTHON:-python3}
+    if ! $py -c "import compressai" 2>/dev/null; then
+        ls .whl/compressai-*.whl > /dev/null || { echo "no .whl/: run 'scripts/gpu_stage.sh wheels' here and carry .whl" >&2; exit 1; }
+        $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target /tmp/site .whl/*.whl
+        export PYTHONPATH=/tmp/site
+    fi
+    export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1
+    $py -m codec_lib.bench --device cuda --train-only --train-steps "$steps" --train-batch 16 \
+        --train-crop 256 --train-workers "$(loader_workers)" --json "$out/bench-gpu.json"
     ;;
 install)
     folder=${2:?folder holding mean-scale-qQ.pt}

@@ -35,3 +35,30 @@ def test_video_step_timing_runs_both_precisions():
     for coding in ("residual", "conditional"):
         fp32_s, bf16_s = bench._video_step_seconds(coding, steps=1, warmup=0, batch=1, crop=64)
         assert fp32_s > 0 and bf16_s > 0
+
+
+def test_train_only_cli_writes_training_figures(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--train-only", "--train-steps", "1", "--train-batch", "1",
+                       "--train-crop", "64", "--json", str(out)]) == 0
+    import json
+    res = json.loads(out.read_text())
+    assert res["coding"] is None and res["overhead"] is None       # skipped, not faked
+    t = res["training"]
+    assert t["device"] == "cpu" and t["batch"] == 1 and t["crop"] == 64
+    assert t["ours_img_per_s"] > 0 and t["compressai_img_per_s"] > 0
+    assert "training on cpu (1 steps of 1x64^2" in capsys.readouterr().out
+
+
+def test_bad_device_is_a_one_line_error(capsys):
+    import pytest
+    import torch
+    bad = [["--device", "tpu"], ["--train-only", "--train-steps", "0"]]
+    if not torch.cuda.is_available():
+        bad.append(["--device", "cuda", "--train-only"])
+    for argv in bad:
+        with pytest.raises(SystemExit) as e:
+            bench.main(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("python -m codec_lib.bench: error:"), err
