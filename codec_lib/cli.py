@@ -160,6 +160,7 @@ def cmd_models(a) -> None:
 
 def models_markdown() -> str:
     """The manifest as a Markdown table (the README's model table is made with it)."""
+    from .manifest import training_devices
     from .zoo import read_manifest
     man = read_manifest()
     default = man.get("default") or {}
@@ -169,7 +170,7 @@ def models_markdown() -> str:
         t, k = e.get("training", {}), e.get("kodak")
         steps = t.get("total_steps", t.get("steps"))
         wall = t.get("total_wall_s", t.get("wall_s"))
-        train = ", ".join([f"{steps:,} steps" if steps else "steps unknown", t.get("device", "?")]
+        train = ", ".join([f"{steps:,} steps" if steps else "steps unknown", training_devices(t) or "?"]
                           + ([f"{wall / 60:.0f} min"] if wall else []))
         if "total_steps" not in t and t.get("init"):
             train += f", from `{t['init']['file']}`"

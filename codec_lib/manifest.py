@@ -25,7 +25,7 @@ import torch
 
 from .errors import ModelError
 
-__all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "list_models", "resolve",
+__all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "training_devices", "list_models", "resolve",
            "weights_hashes", "sha256_file", "register", "lineage", "annotate"]
 
 CHECKPOINT_ENV = "CODEC_LIB_CHECKPOINTS"
@@ -47,6 +47,16 @@ def read_manifest(folder: Path | None = None) -> dict:
         raise ModelError(f"{path} is not valid JSON ({e})") from None
 
 
+def training_devices(training: dict) -> str | None:
+    """Every device a model's training stages ran on, in order of first use: ``"cpu"``,
+    ``"cpu + cuda"``, ... (None when the manifest does not say)."""
+    seen: list[str] = []
+    for d in [s.get("device") for s in training.get("stages", [])] + [training.get("device")]:
+        if d and d not in seen:
+            seen.append(d)
+    return " + ".join(seen) or None
+
+
 def list_models(kind: str | None = None) -> list[dict]:
     """One entry per model name: ``name, kind, objective, qualities, default, arch, N, M,
     synthesis, lmbdas, device, steps`` (``steps``: training steps per quality); only those of
@@ -60,7 +70,7 @@ def list_models(kind: str | None = None) -> list[dict]:
                 {"coding": e["coding"]} if e.get("coding") else {}), "objective": e.get("objective", "mse"),
             "qualities": [], "default": e["name"] == default, "arch": e["arch"], "N": e["N"],
             "M": e["M"], "synthesis": e.get("synthesis", "deep"), "lmbdas": [], "steps": [],
-            "device": e.get("training", {}).get("device")})
+            "device": training_devices(e.get("training", {}))})
         m["qualities"].append(e["quality"])
         m["lmbdas"].append(e["lmbda"])
         m["steps"].append(e.get("training", {}).get("total_steps", e.get("training", {}).get("steps")))

@@ -21,6 +21,18 @@ def test_manifest_lists_default(shipped_model):
         assert {"command", "steps", "device", "wall_s"} <= set(e["training"])
 
 
+def test_listed_device_names_every_stage_device():
+    from codec_lib.manifest import training_devices
+    t = {"device": "cuda", "stages": [{"device": "cpu"}, {"device": "cpu"}, {"device": "cuda"}]}
+    assert training_devices(t) == "cpu + cuda"          # not just the last stage's
+    assert training_devices({"device": "cpu"}) == "cpu" and training_devices({}) is None
+    for m in zoo.list_models():                          # the shipped ones, stage by stage
+        stages = [e for e in zoo.read_manifest()["models"] if e["name"] == m["name"]]
+        for e in stages:
+            for s in e["training"].get("stages", []) + [e["training"]]:
+                assert s.get("device") is None or s["device"] in m["device"].split(" + ")
+
+
 REFERENCE = ("mean-scale", "factorized")      # the reference families of the model zoo
 
 
