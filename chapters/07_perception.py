@@ -281,13 +281,13 @@ for q in committed["qualities"]:
 # * **Generative against MSE decoder, same bits.** The generative decoder draws grain and texture
 #   where the MSE decoder smooths them away: a lower patch distance (most of the gain on the finest
 #   pyramid level) and a high-frequency ratio much closer to the originals' (the printout
-#   above), for about 0.8 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
+#   above), for about 0.7 to 0.9 dB of PSNR. That is the rate-distortion-perception trade-off at a fixed rate: a point
 #   that moves *along* the distortion-perception curve, not beyond it.
 # * **Against JPEG and AVIF at the same size.** JPEG scores *better* than our generative codec
 #   on both measures; AVIF keeps more high-frequency energy at the higher rate, is behind our
 #   generative decoder on patch distance at the lower rate and ahead at the higher one
 #   (which of the two leads there has changed from one 2,000-step adversarial run to the next:
-#   a difference of that size is noise between runs), and leads it by about 1.4 to 2.3 dB on
+#   a difference of that size is noise between runs), and leads it by about 0.9 to 2.1 dB on
 #   PSNR (the Kodak table above). Two reasons. Our
 #   CPU-trained codecs are far below AVIF in rate-distortion (chapter 6): the encoder throws away
 #   detail that no decoder can bring back. And the measures are blind to *what* the detail is:

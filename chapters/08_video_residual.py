@@ -315,15 +315,16 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about 15 % more rate at equal PSNR). Its P-frame parts were first
+# BD-rate printed above: about 18 % more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, much weaker image model (8,500 steps), against which they saved a
-# quarter of the rate. The image model then trained on alone, to about 116,200 steps in seventeen
-# stages, and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
+# quarter of the rate. The image model then trained on alone, to about 128,600 steps in eighteen
+# stages (the last on a GPU), and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
 # each of the seven stages of the P-frame parts against the image model of its time won part of
 # that back (the README's table "How the gap to all-intra moved" lists every step). A P-frame
 # codec has to be trained with the quality of reference it will see (the conditional codec of
 # chapter 9, trained the same way, beat all-intra against the image models of its time, fell
-# behind as the image model improved, and after a stage against today's is about 1 % ahead again).
+# behind as the image model improved, was about 1 % ahead again after a stage against the image
+# model before today's, and is about 1 % behind today's, which has had no video stage yet).
 # Against x264 and x265 it is about eight times as expensive: it is small (about 1.3 M
 # parameters), trained for about seven hours on one CPU core, and its motion estimator does not
 # predict yet (see 8.3), while x264 is the product of decades of engineering. Published learned
