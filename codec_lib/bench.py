@@ -229,8 +229,8 @@ def train_throughput(steps: int = 20, warmup: int = 3, N: int = 64, M: int = 96,
     ours_s, theirs_s, ours16_s = _step_seconds(steps, warmup, N, M, batch, crop, lmbda, bf16, device)
     data_s = _data_seconds(steps, batch, crop)
     ips = lambda t: steps * batch / max(t, 1e-9)
-    return {"device": device, "workers": workers, "steps": steps, "warmup": warmup, "batch": batch, "crop": crop,
-            "N": N, "M": M,
+    return {"device": device, "workers": workers, "steps": steps, "warmup": warmup,
+            "batch": batch, "crop": crop, "N": N, "M": M,
             "ours_img_per_s": ips(fit32), "compressai_img_per_s": ips(theirs_s),
             "ratio": ips(fit32) / ips(theirs_s),
             "step_img_per_s": ips(ours_s), "step_ratio": ips(ours_s) / ips(theirs_s),
@@ -265,15 +265,15 @@ def _report(r: dict) -> None:
         print(f"rate overhead (real bits / estimate): mean {o['mean_ratio']:.4f}, "
               f"max {o['max_ratio']:.4f}")
     if t:
-        print(f"training on {t.get('device', 'cpu')} ({t['steps']} steps of {t['batch']}x{t['crop']}^2, "
-              f"N={t['N']} M={t['M']}): "
+        print(f"training on {t.get('device', 'cpu')} ({t['steps']} steps of "
+              f"{t['batch']}x{t['crop']}^2, N={t['N']} M={t['M']}): "
               f"ours {t['ours_img_per_s']:.2f} img/s, CompressAI {t['compressai_img_per_s']:.2f} "
               f"img/s, ratio {t['ratio']:.3f}")
         print(f"  where the time goes: our train_step on fixed batches {t['step_img_per_s']:.2f} img/s "
               f"(ratio {t['step_ratio']:.3f}); data loading {t['data_ms_per_batch']:.1f} ms per batch")
         if t.get("bf16_img_per_s"):
-            print(f"  with bfloat16 autocast (--precision bf16; a GPU's default): ours {t['bf16_img_per_s']:.2f} img/s (ratio "
-                  f"{t['bf16_ratio']:.3f}); train_step {t['bf16_step_img_per_s']:.2f} img/s "
+            print(f"  with bfloat16 autocast (--precision bf16; a GPU's default): ours "
+                  f"{t['bf16_img_per_s']:.2f} img/s (ratio {t['bf16_ratio']:.3f}); train_step {t['bf16_step_img_per_s']:.2f} img/s "
                   f"(ratio {t['bf16_step_ratio']:.3f})")
 
 

@@ -25,8 +25,8 @@ import torch
 
 from .errors import ModelError
 
-__all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "training_devices", "list_models", "resolve",
-           "weights_hashes", "sha256_file", "register", "lineage", "annotate"]
+__all__ = ["CHECKPOINT_ENV", "checkpoint_dir", "read_manifest", "training_devices", "list_models",
+           "resolve", "weights_hashes", "sha256_file", "register", "lineage", "annotate"]
 
 CHECKPOINT_ENV = "CODEC_LIB_CHECKPOINTS"
 

@@ -193,9 +193,11 @@ def _unpack_state(packed: dict, default_tables: bool = True) -> dict:
     default Gaussian tables rebuilt; with ``default_tables=False`` left out, scale table too)."""
     packed = dict(packed)
     for p in [k[: -len("scale_table")] for k in packed if k.endswith("scale_table")]:
-        if p + "_quantized_cdf" not in packed and not default_tables:
+        if p + "_quantized_cdf" in packed:                     # stored with its tables
+            continue
+        if not default_tables:
             del packed[p + "scale_table"]
-        elif p + "_quantized_cdf" not in packed:
+        else:
             default, stored = _default_gaussian_tables(), packed[p + "scale_table"]
             # PyTorch builds differ in the last bit of exp (a GPU machine's gave other float32
             # bits for 7 of the 256 scales) yet build the same tables (the pinned sha256)

@@ -21,7 +21,7 @@ def test_manifest_lists_default(shipped_model):
         assert {"command", "steps", "device", "wall_s"} <= set(e["training"])
 
 
-def test_listed_device_names_every_stage_device():
+def test_listed_device_names_every_stage_device(shipped_model):
     from codec_lib.manifest import training_devices
     t = {"device": "cuda", "stages": [{"device": "cpu"}, {"device": "cpu"}, {"device": "cuda"}]}
     assert training_devices(t) == "cpu + cuda"          # not just the last stage's
