@@ -28,7 +28,7 @@ import time
 
 import torch
 
-from .data import ImageFolder, eval_images, sample_images, to_tensor, training_loader
+from .data import ImageFolder, default_workers, eval_images, sample_images, to_tensor, training_loader
 from .evaluate import estimate_bits
 from .interop import to_compressai
 from .models import build_model, pad_to
@@ -208,20 +208,21 @@ def _video_step_seconds(coding: str, steps: int = 6, warmup: int = 1, batch: int
 
 def _data_seconds(steps: int, batch: int, crop: int) -> float:
     """Seconds ``fit``'s loader (one process) takes to make ``steps`` batches."""
-    loader = training_loader(ImageFolder(None, crop=crop), batch, 0, 0, steps)
+    loader = training_loader(ImageFolder(None, crop=crop, uint8=True), batch, 0, 0, steps)
     t, _ = _timed(lambda: sum(1 for _ in loader))
     return t
 
 
 def train_throughput(steps: int = 20, warmup: int = 3, N: int = 64, M: int = 96, batch: int = 8,
                      crop: int = 128, lmbda: float = 0.013, device: str = "cpu",
-                     workers: int = 0) -> dict:
+                     workers: int | None = None) -> dict:
     """Training images/s of ``fit`` end to end (difference of a warmup-step and a warmup+steps
     run, which cancels setup, first steps and the final checkpoint), and where the time goes:
     our ``train_step`` against a plain CompressAI step on the same fixed batches (interleaved),
     and the data loader's share (one process, on the CPU). With native bfloat16 (this CPU's, or a
     GPU), the ``bf16_*`` figures are the same for ``precision="bf16"`` (None otherwise)."""
     bf16 = device.startswith("cuda") or cpu_bf16()
+    workers = default_workers(device) if workers is None else workers      # as fit's
     fit_s = lambda p: _fit_seconds(warmup + steps, N, M, batch, crop, lmbda, p, device, workers) \
         - _fit_seconds(warmup, N, M, batch, crop, lmbda, p, device, workers)
     fit32 = fit_s("fp32")
@@ -285,8 +286,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train-steps", type=int, default=20, help="0 skips the training benchmark")
     ap.add_argument("--train-batch", type=int, default=8, help="training batch (default 8)")
     ap.add_argument("--train-crop", type=int, default=128, help="training crop side (default 128)")
-    ap.add_argument("--train-workers", type=int, default=0,
-                    help="fit's loader processes (default 0: crops made in the training process)")
+    ap.add_argument("--train-workers", type=int,
+                    help="fit's loader processes (default: fit's, 0 on a CPU, up to 8 on a GPU)")
     ap.add_argument("--device", default="cpu", help="where to time the training: cpu (default) or cuda")
     ap.add_argument("--train-only", action="store_true", help="skip coding speed and rate overhead")
     ap.add_argument("--json", help="write all figures to this file")

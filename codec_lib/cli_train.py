@@ -188,7 +188,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="bf16: bfloat16 autocast of the transforms, also on a CPU (about twice as "
                         "fast on one with native bfloat16); auto (default): bf16 on a GPU only")
-    t.add_argument("--seed", type=int), t.add_argument("--workers", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--workers", type=int, help="data loader processes (default: 0 on a CPU, up "
+                   "to 8 on a GPU)")
     t.add_argument("--train", nargs="+", help="training image folders (default: embedded photos)")
     t.add_argument("--val", help="validation image folder")
     t.add_argument("--out", help="run folder (checkpoints, history)")

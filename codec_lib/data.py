@@ -16,6 +16,7 @@ the batches an uninterrupted run would have seen, with any number of loader work
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -97,11 +98,13 @@ class ImageFolder(Dataset):
     random horizontal flip. Only the window is resampled (Pillow's ``resize`` with a source
     ``box``): the crop of the down-scaled photo up to rounding, without scaling the whole photo
     (which made the loader 3 to 5 times slower). Index with ``(image_index, seed)``; see :class:`StepBatchSampler`.
-    With no folders, the embedded sample photos are used.
+    With no folders, the embedded sample photos are used. Items are float in [0, 1], or the 8-bit
+    pixels with ``uint8=True`` (``fit``'s loader: a quarter of the bytes through the workers'
+    shared memory and onto the GPU, which divides by 255 itself).
     """
 
     def __init__(self, folders: list[str | os.PathLike] | None = None, crop: int = 256,
-                 scale: tuple[float, float] = (0.6, 1.0), flip: bool = True):
+                 scale: tuple[float, float] = (0.6, 1.0), flip: bool = True, uint8: bool = False):
         if folders:
             paths = [p for f in folders for p in list_images(f)]
             if not paths:
@@ -109,7 +112,7 @@ class ImageFolder(Dataset):
             self.images = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
         else:
             self.images = [np.asarray(im) for _, im in sample_images()]
-        self.crop, self.scale, self.flip = crop, scale, flip
+        self.crop, self.scale, self.flip, self.uint8 = crop, scale, flip, uint8
 
     def __len__(self) -> int:
         return len(self.images)
@@ -131,7 +134,8 @@ class ImageFolder(Dataset):
             a = np.asarray(Image.fromarray(a).resize((c, c), Image.BICUBIC, box=box))
         if self.flip and rng.random() < 0.5:
             a = a[:, ::-1]
-        return torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 255.0   # (a copy)
+        x = torch.from_numpy(np.array(a)).permute(2, 0, 1)          # (3, crop, crop) uint8, a copy
+        return x if self.uint8 else x.float() / 255.0
 
 
 class StepBatchSampler(Sampler):
@@ -149,6 +153,20 @@ class StepBatchSampler(Sampler):
             idx = rng.integers(0, self.n, self.batch_size)
             seeds = rng.integers(0, 2**63 - 1, self.batch_size)
             yield list(zip(idx.tolist(), seeds.tolist()))
+
+
+def default_workers(device: str) -> int:
+    """``fit``'s loader processes when none are asked for: none on a CPU (the step needs the
+    cores), up to 8 on a GPU (one process cuts about 250 crops of 256² a second, an H200 steps
+    through about 700: README, "Benchmarks"), none where ``/dev/shm``, through which workers hand
+    batches over, is small (a container's 64 MB would kill them mid-run)."""
+    if not device.startswith("cuda"):
+        return 0
+    try:
+        free = shutil.disk_usage("/dev/shm").free
+    except OSError:
+        free = 0
+    return min(8, max(0, (os.cpu_count() or 1) - 2)) if free >= 1 << 30 else 0
 
 
 def training_loader(dataset: ImageFolder, batch_size: int, seed: int, start: int, stop: int,

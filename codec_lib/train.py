@@ -40,9 +40,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import ImageFolder, training_loader
+from .data import ImageFolder, default_workers, training_loader
 from .models import CompressionModel, build_model
-from .progress import TrainingBar
+from .progress import Smoothed, TrainingBar
 
 __all__ = ["TrainConfig", "rd_loss", "fit", "train_step", "init_from", "settle_quantiles", "configure_optimizers", "evaluate_loss", "load_run", "LAMBDAS"]
 
@@ -75,7 +75,7 @@ class TrainConfig:
     anneal: dict[str, tuple[float, float]] = field(default_factory=dict)
     # proxy parameters moved geometrically from start to end over the run, e.g. {"tau": (1, 0.05)}
     seed: int = 0
-    workers: int = 0
+    workers: int | None = None        # loader processes (None: data.default_workers, 0 on a CPU)
     train: list[str] = field(default_factory=list)   # folders; empty -> embedded sample photos
     val: str | None = None            # folder of validation images (center crops)
     out: str = "runs/run"
@@ -310,8 +310,9 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         if adversary is not None:
             adversary.load_state_dict(ck["adversary"])
         _set_rng_state(ck["rng"])
-    dataset = ImageFolder(cfg.train or None, crop=cfg.crop, scale=tuple(cfg.scale))
-    loader = training_loader(dataset, cfg.batch_size, cfg.seed, step, cfg.steps, cfg.workers)
+    dataset = ImageFolder(cfg.train or None, crop=cfg.crop, scale=tuple(cfg.scale), uint8=True)
+    workers = default_workers(device) if cfg.workers is None else cfg.workers
+    loader = training_loader(dataset, cfg.batch_size, cfg.seed, step, cfg.steps, workers)
     val = val_images(cfg.val, cfg.crop)
 
     def checkpoint(step):
@@ -325,7 +326,12 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         (out / "history.json").write_text(json.dumps(history, indent=1))
 
     done = next((h["wall_s"] for h in reversed(history) if "wall_s" in h), 0.0)  # s before resume
-    t0, run = time.time() - done, {}
+    t0, terms = time.time() - done, Smoothed()                  # the running loss terms
+
+    def shown() -> dict:                                        # beside the bar (a sync)
+        r = terms.floats()
+        return dict(loss=f"{r['loss']:.3f}", bpp=f"{r['bpp']:.3f}",
+                    psnr=f"{-10 * math.log10(max(r['mse'], 1e-12)):.2f}", aux=f"{r['aux']:.0f}")
     bar = TrainingBar(cfg.steps, cfg.minutes, step, done, f"fit {cfg.arch}", disable=not progress)
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
     spent = done >= budget                                      # resumed after its time was up
@@ -338,19 +344,18 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
         if cfg.anneal:                 # otherwise leave any proxy_kw the caller set alone
             t = min(1.0, max(step / max(1, cfg.steps - 1), used))
             model.proxy_kw = {k: a * (b / a) ** t for k, (a, b) in cfg.anneal.items()}
-        x = x.to(device, non_blocking=True)
+        x = x.to(device, non_blocking=True).float().div_(255)      # (B, 3, H, W) in [0, 1]
         res, aux = train_step(model, x, opt, aux_opt, cfg.lmbda, cfg.clip_grad, adversary, cfg.beta,
                                bf16)
         step += 1
-        for k, v in [("loss", res["loss"]), ("bpp", res["bpp"]), ("mse", res["mse"]), ("aux", aux)] + \
-                [(k, res[k]) for k in ("g", "d_loss") if k in res]:
-            v = float(v.detach()) if torch.is_tensor(v) else float(v)
-            run[k] = 0.98 * run.get(k, v) + 0.02 * v                    # smoothed for the bar
-        bar.update(step, time.time() - t0, loss=f"{run['loss']:.3f}", bpp=f"{run['bpp']:.3f}",
-                   psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}", aux=f"{run['aux']:.0f}")
+        terms.update(loss=res["loss"], bpp=res["bpp"], mse=res["mse"], aux=aux,
+                     **{k: res[k] for k in ("g", "d_loss") if k in res})   # on the device: no sync
         out_of_time = time.time() - t0 >= budget
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
-            history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})
+        save = step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time
+        bar.update(step, time.time() - t0, shown, force=save)
+        if save:
+            history.append({"step": step, "wall_s": time.time() - t0, "device": device,
+                            **terms.floats()})
             checkpoint(step)
         if out_of_time:
             break

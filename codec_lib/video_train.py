@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from .motion import warp
-from .progress import TrainingBar
+from .progress import Smoothed, TrainingBar
 from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss, use_bf16
 from .video_data import clip_batch, training_sources, val_clips
 
@@ -178,7 +178,11 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         m.eval()
     P, batch = cfg.chain - 1, (None, None)
     done = history[-1]["wall_s"] if history else 0.0            # seconds trained before a resume
-    run, t0 = {}, time.time() - done
+    terms, t0 = Smoothed(), time.time() - done                  # the running loss terms
+
+    def shown() -> dict:                                        # beside the bar (a sync)
+        r = terms.floats()
+        return dict(bpp=f"{r['bpp']:.3f}", psnr=f"{-10 * math.log10(max(r['mse'], 1e-12)):.2f}")
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
     bar = TrainingBar(cfg.steps, cfg.minutes, step, done, f"fit {cfg.coding}", disable=not progress)
     out_of_time = done >= budget                                # resumed when time was up
@@ -212,14 +216,13 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         aux_opt.step()
         ref = _to_8bit(o["x_hat"].detach().float())     # the next frame's reference
         step += 1
-        for key, v in (("loss", loss), ("bpp", res["bpp"]), ("mse", res["mse"])):
-            v = float(v.detach())
-            run[key] = 0.98 * run.get(key, v) + 0.02 * v
-        bar.update(step, time.time() - t0, bpp=f"{run['bpp']:.3f}",
-                   psnr=f"{-10 * math.log10(max(run['mse'], 1e-12)):.2f}")
+        terms.update(loss=loss, bpp=res["bpp"], mse=res["mse"])      # on the device: no sync
         out_of_time = time.time() - t0 >= budget
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
-            history.append({"step": step, "wall_s": time.time() - t0, "device": device, **run})
+        save = step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time
+        bar.update(step, time.time() - t0, shown, force=save)
+        if save:
+            history.append({"step": step, "wall_s": time.time() - t0, "device": device,
+                            **terms.floats()})
             if val is not None:
                 v = evaluate_video_loss(model, intras, val, cfg.lmbdas)
                 history[-1].update(val_loss=v["loss"], val_loss_per_rate=v["per_rate"])

@@ -23,7 +23,10 @@
 # data/checkpoints/ and registers them (`cpu_stage.sh install-gpu` first keeps what `dependents`
 # needs of the old files); then redo what depends on mean-scale (`cpu_stage.sh dependents`).
 # Stage s19 (2026-12-04, H200, 8 minutes): about 12,400 steps per rate, 26 steps/s each with the
-# four side by side (GPU 93-98 % busy, 6.8 GB).
+# four side by side (GPU 93-98 % busy, 6.8 GB); s20 (6.5 minutes): about 11,550, 29.6 steps/s.
+# Both ran in bfloat16 autocast (fit's GPU default); `run` now trains in float32 (PRECISION=bf16
+# for the old way): on the H200 the bf16 step was 9 to 10 % slower than float32's at this size
+# (TF32 convolutions; `bench`, four runs, README "Benchmarks").
 # `bench` times training on the GPU (`python -m codec_lib.bench --device cuda --train-only`):
 # `fit` in float32 and in its GPU default (bfloat16 autocast, channels-last) against a plain
 # CompressAI loop, batch 16 of 256x256 crops, into $OUT/bench-gpu.json. The GPU machine has
@@ -58,7 +61,7 @@ run)
     workers=$(loader_workers)
     cmd() { echo "codec-lib --threads 2 train --arch mean-scale --N 64 --M 96 --synthesis deep --quality $1" \
         "--steps 1000000 --minutes $minutes --batch-size 16 --crop 256 --lr 1e-4 --lr-drop 0.75" \
-        "--seed $seed --workers $workers --train .gpu_data/bsds500/train --val .gpu_data/bsds500/val" \
+        "--seed $seed --workers $workers --precision ${PRECISION:-fp32} --train .gpu_data/bsds500/train --val .gpu_data/bsds500/val" \
         "--out runs/gpu-q$1-s$seed --checkpoint-every 1000 --init data/checkpoints/mean-scale-q$1.pt"; }
     pids=()
     for q in $QUALITIES; do

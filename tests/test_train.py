@@ -186,11 +186,56 @@ def test_bf16_precision_trains_on_the_cpu_and_matches_fp32_on_one_batch(tmp_path
         assert _train_config(args).precision == precision
 
 
+def test_smoothed_terms_are_running_means_read_at_once():
+    """The loops' running loss terms stay tensors between reads (no host-device sync per step)
+    and equal the running mean computed with Python floats."""
+    from codec_lib.progress import Smoothed
+    s, ref = Smoothed(0.9), {}
+    for v in (1.0, 2.0, 4.0):
+        s.update(loss=torch.tensor(v, requires_grad=True) * 1, bpp=v / 2)
+        for k, x in (("loss", v), ("bpp", v / 2)):
+            ref[k] = 0.9 * ref.get(k, x) + 0.1 * x
+    assert all(torch.is_tensor(t) and not t.requires_grad for t in s.terms.values())
+    got = s.floats()
+    assert got.keys() == ref.keys() and all(abs(got[k] - ref[k]) < 1e-6 for k in ref)
+    assert Smoothed().floats() == {}
+
+
+def test_training_loader_can_send_8bit_pixels():
+    """fit's loader sends uint8 crops (a quarter of the bytes) that are exactly the float ones
+    times 255."""
+    from codec_lib.data import ImageFolder
+    f, u = ImageFolder(None, crop=64), ImageFolder(None, crop=64, uint8=True)
+    for key in ((0, 1), (1, 7), (2, 3)):
+        assert u[key].dtype == torch.uint8 and torch.equal(u[key].float() / 255, f[key])
+
+
+def test_default_loader_workers(monkeypatch):
+    """No loader processes on a CPU; on a GPU up to 8, leaving two cores, and none when
+    /dev/shm is too small to hand batches over."""
+    import collections
+    from codec_lib import data
+    assert data.default_workers("cpu") == 0
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(data.shutil, "disk_usage", lambda p: usage(0, 0, 64 << 30))
+    for cpus, want in ((16, 8), (6, 4), (2, 0), (None, 0)):
+        monkeypatch.setattr(data.os, "cpu_count", lambda: cpus)
+        assert data.default_workers("cuda:0") == want
+    monkeypatch.setattr(data.shutil, "disk_usage", lambda p: usage(0, 0, 64 << 20))
+    assert data.default_workers("cuda") == 0
+
+
 def test_progress_bar_runs_over_the_time_budget(tmp_path, capsys):
     from codec_lib.progress import TrainingBar
     bar = TrainingBar(1_000_000, minutes=2.0, desc="fit")
-    bar.update(10, 30.0, loss="1.000")
+    calls = []
+    shown = lambda: calls.append(1) or {"loss": "1.000"}
+    bar.update(10, 30.0, shown)
     assert bar.bar.total == 2.0 and bar.bar.n == 0.5             # half a minute of two
+    bar.update(11, 31.0, shown)                                 # terms read again only later
+    assert len(calls) == 1
+    bar.update(12, 32.0, shown, force=True)                     # or when forced (checkpoints)
+    assert len(calls) == 2
     bar.update(20, 600.0)
     assert bar.bar.n == 2.0                                     # never past the budget
     bar.close()
