@@ -7,6 +7,7 @@
 #   LR=3e-5 scripts/cpu_stage.sh train ...      # another learning rate (1e-4 by default)
 #   scripts/cpu_stage.sh check SEED [ms|cc]     # ship decision: BSDS500 val loss, shipped vs run
 #   scripts/cpu_stage.sh install SEED           # export the runs, copy + register them
+#   scripts/cpu_stage.sh check-gpu FOLDER       # ship decision for a GPU stage's files, as `check`
 #   scripts/cpu_stage.sh install-gpu FOLDER     # the same for a GPU stage's files (gpu_stage.sh)
 #   scripts/cpu_stage.sh dependents             # re-point video, retrain mean-scale-gan, results
 #   REFINE=0 scripts/cpu_stage.sh dependents    # the same without the refined Kodak run
@@ -240,6 +241,25 @@ install)
             --data "BSDS500 train + test (400 images), validated on BSDS500 val"
     done
     PYTHON="$PY" QUALITIES="$QUALITIES" scripts/gpu_stage.sh install "$out"
+    ;;
+check-gpu)   # check-gpu FOLDER: RD loss of the installed files and of a GPU stage's, as `check`
+    folder=${2:?folder holding the mean-scale-qQ.pt of a GPU stage}
+    "$PY" - "$D/bsds500/val" "$folder" $QUALITIES <<'EOF'
+import sys
+import torch
+from codec_lib import zoo
+from codec_lib.train import val_images, evaluate_loss
+torch.set_num_threads(2)
+val = val_images(sys.argv[1], 256)                   # the GPU stage's validation crops
+ok = True
+for q in map(int, sys.argv[3:]):
+    m, new = zoo.load_model("mean-scale", q), zoo.load_checkpoint(f"{sys.argv[2]}/mean-scale-q{q}.pt")
+    a, b = evaluate_loss(m, val, m.lmbda)["loss"], evaluate_loss(new, val, m.lmbda)["loss"]
+    ok &= b < a
+    print(f"q{q}: shipped {a:.4f}, stage {b:.4f} ({100 * (b / a - 1):+.1f} %)")
+print("every rate improved: install" if ok else "not every rate improved: do not install")
+sys.exit(0 if ok else 1)
+EOF
     ;;
 install-gpu)   # install-gpu FOLDER: the files of a `gpu_stage.sh run` (its files_at), as `install`
     folder=${2:?folder holding the mean-scale-qQ.pt of a GPU stage}

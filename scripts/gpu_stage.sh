@@ -6,7 +6,8 @@
 #
 #   here:        scripts/gpu_stage.sh prepare            # BSDS500 train + 16 val images -> .gpu_data/
 #   on the GPU:  scripts/gpu_stage.sh run MINUTES SEED   # device run, carry [".gpu_data"]; files -> $OUT
-#   here:        scripts/cpu_stage.sh install-gpu FOLDER # FOLDER: the run's files_at; registers them
+#   here:        scripts/cpu_stage.sh check-gpu FOLDER   # FOLDER: the run's files_at; val loss
+#   here:        scripts/cpu_stage.sh install-gpu FOLDER # registers them
 #
 #   here:        scripts/gpu_stage.sh wheels             # CompressAI's wheels for the GPU's python3
 #   on the GPU:  scripts/gpu_stage.sh bench [STEPS]      # carry [".whl"]: fit vs CompressAI -> $OUT

@@ -1,0 +1,59 @@
+"""A/B of ``fit``'s speed between two source trees of codec_lib, on this CPU.
+
+Each round runs ``bench._fit_seconds`` (60 steps of 8 crops of 128², float32, the difference
+of a 63-step and a 3-step run, as ``python -m codec_lib.bench`` does) once per tree, in turn,
+each in a fresh process that imports only that tree, and prints images per second; the
+medians come last. For a change of ``fit``, against an older commit::
+
+    git worktree add /tmp/old REV
+    python scripts/ab_fit.py /tmp/old . --rounds 6
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+CODE = """
+import json, torch
+torch.set_num_threads({threads})
+import codec_lib
+assert codec_lib.__file__.startswith({root!r}), codec_lib.__file__
+from codec_lib.bench import _fit_seconds
+t = _fit_seconds(63, 64, 96, 8, 128, 0.013, "fp32") - _fit_seconds(3, 64, 96, 8, 128, 0.013, "fp32")
+print(json.dumps(60 * 8 / t))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("trees", nargs=2, help="two folders holding codec_lib/ (A, then B)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    roots = [str(Path(t).resolve()) for t in a.trees]
+    for r in roots:
+        if not (Path(r) / "codec_lib" / "__init__.py").is_file():
+            ap.error(f"{r}: no codec_lib/ there")
+    res: dict[str, list[float]] = {r: [] for r in roots}
+    for _ in range(a.rounds):
+        for r in roots:
+            env = {**os.environ, "PYTHONPATH": r}
+            out = subprocess.run([sys.executable, "-c", CODE.format(root=r, threads=a.threads)],
+                                 cwd="/", env=env, capture_output=True, text=True)
+            if out.returncode:
+                print(f"error in {r}: {out.stderr.strip().splitlines()[-1]}", file=sys.stderr)
+                return 1
+            res[r].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"{r}: {res[r][-1]:.1f} images/s", flush=True)
+    for r, v in res.items():
+        print(f"{r}: median {statistics.median(v):.1f} images/s ({min(v):.1f} to {max(v):.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
