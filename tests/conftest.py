@@ -1,5 +1,9 @@
-"""Shared fixtures: a temporary model zoo with tiny models, real photos, the shipped zoo."""
+"""Shared fixtures: a temporary model zoo with tiny models, real photos, the shipped zoo, the
+scripts in scripts/ as modules."""
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +13,18 @@ from PIL import Image
 from codec_lib import zoo
 from codec_lib.data import eval_images, sample_images
 from codec_lib.train import TrainConfig, fit
+
+
+@pytest.fixture(scope="session")
+def script():
+    """``script("val_full")``: scripts/val_full.py imported as a module (scripts/ is no package)."""
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """scripts/stage_report.py: the README's post-stage figures, read from the committed results."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,15 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "data" / "results"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("stage_report", ROOT / "scripts" / "stage_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_stage_report_prints_the_committed_figures(capsys):
-    main = _script().main
+def test_stage_report_prints_the_committed_figures(capsys, script):
+    main = script("stage_report").main
     # against the committed results themselves: every model is 0 % from its "previous" weights
     assert main(["--before", str(RESULTS / "kodak-rd.json")]) == 0
     out = capsys.readouterr().out
@@ -32,22 +24,22 @@ def test_stage_report_prints_the_committed_figures(capsys):
         assert section in out
 
 
-def test_stage_report_without_earlier_results(capsys, tmp_path, monkeypatch):
-    script = _script()
-    main = script.main
+def test_stage_report_without_earlier_results(capsys, tmp_path, monkeypatch, script):
+    module = script("stage_report")
+    main = module.main
     assert main(["--before", str(tmp_path / "missing.json")]) == 2   # named but missing: an error
     assert "no such file" in capsys.readouterr().err
-    monkeypatch.setattr(script, "KEPT", tmp_path / "runs" / "kodak-rd-before.json")  # none kept
+    monkeypatch.setattr(module, "KEPT", tmp_path / "runs" / "kodak-rd-before.json")  # none kept
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "no comparison with the previous weights" in out and "vs its previous weights" not in out
 
 
-def test_stage_report_channel_context_on_validation_photos(capsys, tmp_path):
+def test_stage_report_channel_context_on_validation_photos(capsys, tmp_path, script):
     from PIL import Image
     from skimage import data as skdata
     Image.fromarray(skdata.astronaut()).save(tmp_path / "astronaut.png")
-    main = _script().main
+    main = script("stage_report").main
     assert main(["--before", str(RESULTS / "kodak-rd.json"), "--val", str(tmp_path)]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("== channel-context val"))
     savings = [float(p.split()[1]) for p in line.split(": ", 1)[1].split(" / ")]   # "q2 -3.0 %"
