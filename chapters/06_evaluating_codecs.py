@@ -166,7 +166,7 @@ print(results_table(kodak["results"], "jpeg", "ms_ssim"))
 # * The classic codecs rank as their age suggests: WebP, JPEG 2000 and AVIF all need far fewer
 #   bits than JPEG for the same PSNR, AVIF most.
 # * Our reference models were trained mostly on a 2-core CPU (the mean-scale models for about
-#   19 hours in eighteen stages, then one stage of 8 minutes on a GPU; every model's steps,
+#   19 hours in eighteen stages, then two stages of 8 and 6.5 minutes on a GPU; every model's steps,
 #   devices and wall time are in `codec-lib models --json`). Published models of the same
 #   architectures, trained on GPUs for millions of image crops, reach about −57 % (mean-scale
 #   hyperprior) and −43 % (factorized prior) against JPEG on Kodak, and beat WebP (CompressAI's
@@ -174,7 +174,7 @@ print(results_table(kodak["results"], "jpeg", "ms_ssim"))
 #   training (section 2.4 showed how far from convergence a short run is), and at high rates
 #   probably also width (below). The table
 #   is the honest state of the shipped checkpoints, and longer GPU training will move these rows
-#   (the one 8-minute GPU stage moved the mean-scale row more than any of the CPU stages).
+#   (the first 8-minute GPU stage moved the mean-scale row more than any of the CPU stages).
 # * The mean-scale hyperprior against the factorized prior (the last line of the cell before the
 #   table): the side information pays for itself (chapter 4 measured the bits it buys). How much
 #   it shows here depends on training as much as on the architecture: both families started
@@ -182,8 +182,8 @@ print(results_table(kodak["results"], "jpeg", "ms_ssim"))
 #   11,400 steps 7 % (the factorized density, the furthest from converged, gained most), and
 #   after two more stages of 7,000 steps and fifteen time-budgeted ones (80, 75, 72, 72 and 75
 #   minutes, then 45, 45 and 55 in bfloat16, 50 in float32, and 45, 40, 45, 45, 45 and 45 in
-#   bfloat16; about 3,400 to 8,500 steps each), then one of 8 minutes on a GPU (about 12,400 steps of
-#   16 crops of 256²), for the mean-scale models alone (about 128,600 in all) it is
+#   bfloat16; about 3,400 to 8,500 steps each), then two on a GPU (8 and 6.5 minutes, about 12,400
+#   and 11,500 steps of 16 crops of 256²), for the mean-scale models alone (about 140,100 in all) it is
 #   the figure printed above. Neither family is
 #   converged: read the figure as the state of these checkpoints, not as the two architectures'
 #   gap.
