@@ -26,7 +26,7 @@
 # Stage s19 (2026-12-04, H200, 8 minutes): about 12,400 steps per rate, 26 steps/s each with the
 # four side by side (GPU 93-98 % busy, 6.8 GB); s20 (6.5 minutes): about 11,550, 29.6 steps/s.
 # Both ran in bfloat16 autocast (fit's GPU default); `run` now trains in float32 (PRECISION=bf16
-# for the old way): on the H200 the bf16 step was 9 to 10 % slower than float32's at this size
+# for the old way): on the H200 the bf16 step made 9 to 11 % fewer images a second than float32's here
 # (TF32 convolutions; `bench`, four runs, README "Benchmarks").
 # `bench` times training on the GPU (`python -m codec_lib.bench --device cuda --train-only`):
 # `fit` in float32 and in its GPU default (bfloat16 autocast, channels-last) against a plain
