@@ -315,18 +315,19 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 
 # %% [markdown]
 # Against all-intra coding with the same image model, our residual codec still loses (the
-# BD-rate printed above: about 18 % more rate at equal PSNR). Its P-frame parts were first
+# BD-rate printed above: about 23 % more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, much weaker image model (8,500 steps), against which they saved a
-# quarter of the rate. The image model then trained on alone, to about 128,600 steps in eighteen
-# stages (the last on a GPU), and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
-# each of the seven stages of the P-frame parts against the image model of its time won part of
+# quarter of the rate. The image model then trained on alone, to about 140,100 steps in twenty
+# stages (the last two on a GPU), and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead);
+# each of the eight stages of the P-frame parts against the image model of its time won part of
 # that back (the README's table "How the gap to all-intra moved" lists every step). A P-frame
 # codec has to be trained with the quality of reference it will see (the conditional codec of
 # chapter 9, trained the same way, beat all-intra against the image models of its time, fell
-# behind as the image model improved, was about 1 % ahead again after a stage against the image
-# model before today's, and is about 1 % behind today's, which has had no video stage yet).
+# behind as the image model improved, was about 1 % ahead again after a stage against an earlier
+# image model, and is level with today's after one stage against it; that stage did not help the
+# residual codec on this sequence).
 # Against x264 and x265 it is about eight times as expensive: it is small (about 1.3 M
-# parameters), trained for about seven hours on one CPU core, and its motion estimator does not
+# parameters), trained for about eight hours on one CPU core, and its motion estimator does not
 # predict yet (see 8.3), while x264 is the product of decades of engineering. Published learned
 # codecs trained for days on GPUs (DVC) roughly matched x264 in 2019, and the DCVC family has
 # since passed H.266/VTM (chapter 9's references).

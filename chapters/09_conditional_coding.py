@@ -301,13 +301,13 @@ assert bd["video-residual"] < 0          # conditioning beats subtracting, from 
 # %% [markdown]
 # Conditional coding beats residual coding by the BD-rate printed above, from the same starting
 # point, with the same motion parts, training data and steps, and about the same size. Against
-# all-intra coding with today's image model it spends about 1 % more (the `mean-scale` line
-# above), the residual codec about 18 % more: both P-frame parts were first
+# all-intra coding with today's image model it spends about as much (the `mean-scale` line
+# above), the residual codec about 23 % more: both P-frame parts were first
 # trained against a much weaker image model, and only a stage against each better image model
-# keeps them level with it (chapter 8 shows how the gap grew and what retraining them won back). This is the argument of section 9.1 at work: coding a
+# wins part of that back (chapter 8 shows how the gap grew and what retraining them won back). This is the argument of section 9.1 at work: coding a
 # frame given its prediction never needs more bits than coding their difference, and when the
 # prediction is poor the conditional codec can fall back on coding the frame almost on its own.
-# Both are far from x264 and x265: small networks trained for about seven hours on a CPU. The published DCVC
+# Both are far from x264 and x265: small networks trained for about eight hours on a CPU. The published DCVC
 # models were trained for days on GPUs; their successors DCVC-TCM (multi-scale temporal contexts),
 # DCVC-HEM (hybrid spatial-temporal entropy models) and DCVC-DC (diverse contexts) surpass the
 # best low-delay settings of HM and VTM, at a cost of about 2.6 to 3.3 TMACs per 1080p frame and
