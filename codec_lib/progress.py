@@ -15,6 +15,7 @@ reading a GPU tensor waits for the GPU, so the loops read them only when the bar
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -48,6 +49,15 @@ class Smoothed:
         vals = torch.stack([v.to(dev) for v in self.terms.values()]).tolist()
         return dict(zip(self.terms, vals))
 
+    def postfix(self, *keys: str) -> dict[str, str]:
+        """The terms as the bar shows them (one sync): ``keys`` of loss, bpp, psnr (from the
+        mse) and aux, by default all four."""
+        r = self.floats()
+        shown = {"loss": lambda: f"{r['loss']:.3f}", "bpp": lambda: f"{r['bpp']:.3f}",
+                 "psnr": lambda: f"{-10 * math.log10(max(r['mse'], 1e-12)):.2f}",
+                 "aux": lambda: f"{r['aux']:.0f}"}
+        return {k: shown[k]() for k in keys or ("loss", "bpp", "psnr", "aux")}
+
 
 class TrainingBar:
     """``update(step, seconds, postfix)`` after every step; ``close()`` at the end."""
@@ -71,7 +81,7 @@ class TrainingBar:
         ``SHOW_EVERY`` seconds, or now if ``force``."""
         now = time.monotonic()
         terms = {}
-        if postfix is not None and (force or now - self.shown >= SHOW_EVERY):
+        if postfix is not None and not self.bar.disable and (force or now - self.shown >= SHOW_EVERY):
             terms, self.shown = postfix(), now
         if self.timed:
             if terms:

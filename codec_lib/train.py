@@ -327,11 +327,6 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
 
     done = next((h["wall_s"] for h in reversed(history) if "wall_s" in h), 0.0)  # s before resume
     t0, terms = time.time() - done, Smoothed()                  # the running loss terms
-
-    def shown() -> dict:                                        # beside the bar (a sync)
-        r = terms.floats()
-        return dict(loss=f"{r['loss']:.3f}", bpp=f"{r['bpp']:.3f}",
-                    psnr=f"{-10 * math.log10(max(r['mse'], 1e-12)):.2f}", aux=f"{r['aux']:.0f}")
     bar = TrainingBar(cfg.steps, cfg.minutes, step, done, f"fit {cfg.arch}", disable=not progress)
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
     spent = done >= budget                                      # resumed after its time was up
@@ -352,7 +347,7 @@ def fit(cfg: TrainConfig, model: CompressionModel | None = None, progress: bool 
                      **{k: res[k] for k in ("g", "d_loss") if k in res})   # on the device: no sync
         out_of_time = time.time() - t0 >= budget
         save = step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time
-        bar.update(step, time.time() - t0, shown, force=save)
+        bar.update(step, time.time() - t0, terms.postfix, force=save)
         if save:
             history.append({"step": step, "wall_s": time.time() - t0, "device": device,
                             **terms.floats()})

@@ -179,10 +179,6 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
     P, batch = cfg.chain - 1, (None, None)
     done = history[-1]["wall_s"] if history else 0.0            # seconds trained before a resume
     terms, t0 = Smoothed(), time.time() - done                  # the running loss terms
-
-    def shown() -> dict:                                        # beside the bar (a sync)
-        r = terms.floats()
-        return dict(bpp=f"{r['bpp']:.3f}", psnr=f"{-10 * math.log10(max(r['mse'], 1e-12)):.2f}")
     budget = 60 * cfg.minutes if cfg.minutes else math.inf     # seconds
     bar = TrainingBar(cfg.steps, cfg.minutes, step, done, f"fit {cfg.coding}", disable=not progress)
     out_of_time = done >= budget                                # resumed when time was up
@@ -219,7 +215,7 @@ def fit_video(cfg: VideoTrainConfig, progress: bool = True, device: str | None =
         terms.update(loss=loss, bpp=res["bpp"], mse=res["mse"])      # on the device: no sync
         out_of_time = time.time() - t0 >= budget
         save = step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time
-        bar.update(step, time.time() - t0, shown, force=save)
+        bar.update(step, time.time() - t0, lambda: terms.postfix("bpp", "psnr"), force=save)
         if save:
             history.append({"step": step, "wall_s": time.time() - t0, "device": device,
                             **terms.floats()})

@@ -105,8 +105,9 @@ bench)
         export PYTHONPATH=/tmp/site
     fi
     export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1
+    # fit's own loader workers (data.default_workers) unless WORKERS says how many
     $py -m codec_lib.bench --device cuda --train-only --train-steps "$steps" --train-batch 16 \
-        --train-crop 256 --train-workers "$(loader_workers)" --json "$out/bench-gpu.json"
+        --train-crop 256 ${WORKERS:+--train-workers "$WORKERS"} --json "$out/bench-gpu.json"
     ;;
 install)
     folder=${2:?folder holding mean-scale-qQ.pt}

@@ -201,6 +201,14 @@ def test_smoothed_terms_are_running_means_read_at_once():
     assert Smoothed().floats() == {}
 
 
+def test_smoothed_terms_as_the_bar_shows_them():
+    from codec_lib.progress import Smoothed
+    s = Smoothed()
+    s.update(loss=torch.tensor(1.5), bpp=0.25, mse=torch.tensor(1e-3), aux=12.4)
+    assert s.postfix() == {"loss": "1.500", "bpp": "0.250", "psnr": "30.00", "aux": "12"}
+    assert s.postfix("bpp", "psnr") == {"bpp": "0.250", "psnr": "30.00"}
+
+
 def test_training_loader_can_send_8bit_pixels():
     """fit's loader sends uint8 crops (a quarter of the bytes) that are exactly the float ones
     times 255."""
