@@ -31,8 +31,6 @@ def _train_config(a):
         base["lmbda"] = LAMBDAS[a.quality]
     if "scale" in base:
         base["scale"] = tuple(base["scale"])
-    if base.get("minutes") is not None and not base["minutes"] > 0:
-        raise UsageError("--minutes must be positive")
     if base.get("lr_warmup", 0) < 0:
         raise UsageError("--lr-warmup must be 0 or more steps")
     return TrainConfig(**base)

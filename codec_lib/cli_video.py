@@ -120,8 +120,6 @@ def cmd_train_video(a) -> None:
             raise UsageError(f"{path}: no such file or folder")
     if cfg.intra and len(cfg.intra) not in (1, len(cfg.lmbdas)):
         raise UsageError(f"give one --intra checkpoint or one per rate ({len(cfg.lmbdas)})")
-    if cfg.minutes is not None and not cfg.minutes > 0:
-        raise UsageError("--minutes must be positive")
     print(json.dumps(asdict(cfg)))
     fit_video(cfg)
     print(f"finished: {cfg.out}/last.pt")

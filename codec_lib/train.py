@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import ImageFolder, default_workers, training_loader
+from .errors import CodecError, check_config
 from .models import CompressionModel, build_model
 from .progress import Smoothed, TrainingBar
 
@@ -93,6 +94,13 @@ class TrainConfig:
     # tensor whose name and shape match is copied, e.g. g_a and g_s into another architecture
     warm: str | None = None           # copied the same way before ``init`` (which replaces what
     # both hold): e.g. the channel-context networks of a parent that ``init`` has since replaced
+
+    def __post_init__(self):
+        check_config(self, positive=("steps", "minutes", "batch_size", "lmbda", "checkpoint_every"),
+                     non_negative=("lr", "aux_lr"), fractions=("lr_drop",),
+                     multiple_of={"crop": 16})
+        if not 0 < self.scale[0] <= self.scale[1]:
+            raise CodecError(f"--scale must be two sizes 0 < LOW <= HIGH, got {self.scale}")
 
 
 def rd_loss(out: dict, x: torch.Tensor, lmbda: float) -> dict:

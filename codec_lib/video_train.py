@@ -44,6 +44,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .errors import check_config
 from .motion import warp
 from .progress import Smoothed, TrainingBar
 from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss, use_bf16
@@ -86,6 +87,11 @@ class VideoTrainConfig:
     threads: int | None = None
     init: str | None = None           # start from a run's last.pt or a shipped video checkpoint
                                       # (same coding, or residual weights for a conditional codec)
+
+    def __post_init__(self):
+        check_config(self, positive=("steps", "minutes", "batch_size", "checkpoint_every",
+                                     "clip_frames"), non_negative=("lr", "aux_lr"),
+                     fractions=("lr_drop", "synthetic"), multiple_of={"crop": 16})
 
 
 def build_video_model(coding: str, N: int, M: int, C: int, intra=None, lmbdas=(0.013,)):

@@ -6,7 +6,8 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from codec_lib.cli import UsageError, build_parser
+from codec_lib.cli import UsageError, build_parser, main
+from codec_lib.errors import CodecError
 from codec_lib.cli_train import _train_config
 from codec_lib.train import LAMBDAS, TrainConfig, fit, rd_loss
 
@@ -80,8 +81,30 @@ def test_time_budget_stops_with_a_checkpoint(tmp_path, capsys):
     fit(cfg, progress=False)                             # resuming a spent run trains no further
     assert torch.load(tmp_path / "t" / "last.pt", weights_only=False)["step"] == 1
     args = build_parser().parse_args(["train", "--minutes", "0"])
-    with pytest.raises(UsageError, match="--minutes must be positive"):
+    with pytest.raises(CodecError, match="--minutes must be positive"):
         _train_config(args)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--steps", "0"], "--steps must be positive, got 0"),
+    (["--steps", "-3"], "--steps must be positive, got -3"),
+    (["--batch-size", "0"], "--batch-size must be positive"),
+    (["--checkpoint-every", "0"], "--checkpoint-every must be positive"),
+    (["--lr", "-1"], "--lr must be 0 or more, got -1.0"),
+    (["--crop", "30"], "--crop must be a positive multiple of 16, got 30"),
+    (["--crop", "0"], "--crop must be a positive multiple of 16"),
+    (["--lr-drop", "1.5"], "--lr-drop must be between 0 and 1"),
+])
+def test_train_rejects_bad_numbers_before_writing_anything(tmp_path, capsys, flags, message):
+    """Each out-of-range setting is one line on stderr, exit status 1, and no --out folder
+    (these used to crash mid-run with a traceback, or train nothing and call it finished)."""
+    out = tmp_path / "run"
+    assert main(["train", *flags, "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"codec-lib: error: {message}" or err.startswith(f"codec-lib: error: {message}")
+    assert len(err.splitlines()) == 1 and not out.exists()
+    with pytest.raises(CodecError, match="--scale"):
+        TrainConfig(scale=(1.0, 0.5))
 
 
 def test_anneal_schedule_reaches_its_end(tmp_path):
@@ -142,7 +165,6 @@ def test_export_chains_the_stages_of_a_continued_run(tmp_path):
     """A run started with --init from an exported checkpoint records every stage since the
     start: the manifest shows the whole training, not only the last run."""
     from codec_lib import zoo
-    from codec_lib.cli import main
     small = dict(arch="mean-scale", N=16, M=24, batch_size=2, crop=64, lmbda=0.01)
     fit(TrainConfig(**small, steps=3, out=str(tmp_path / "a"), checkpoint_every=3), progress=False)
     assert main(["export", str(tmp_path / "a"), str(tmp_path / "a.pt"), "--name", "t", "--quality", "1",

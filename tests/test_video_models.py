@@ -166,8 +166,12 @@ def test_video_time_budget_stops_with_a_checkpoint(tiny_zoo, clip, tmp_path, cap
     assert "stopped at step 1 of 50" in capsys.readouterr().out
     fit_video(cfg, progress=False)                       # resuming a spent run trains no further
     assert torch.load(tmp_path / "v" / "last.pt", weights_only=False)["step"] == 1
-    assert main(["train-video", "--minutes", "0", "--out", str(tmp_path / "w")]) == 1
-    assert "--minutes must be positive" in capsys.readouterr().err
+    for flags, message in [(["--minutes", "0"], "--minutes must be positive"),
+                           (["--steps", "-1"], "--steps must be positive"),
+                           (["--batch-size", "0"], "--batch-size must be positive"),
+                           (["--crop", "50"], "--crop must be a positive multiple of 16")]:
+        assert main(["train-video", *flags, "--out", str(tmp_path / "w")]) == 1
+        assert message in capsys.readouterr().err and not (tmp_path / "w").exists()
 
 
 def test_video_checkpoints_are_listed_and_used_by_the_cli(own_zoo, clip, tmp_path, capsys):
