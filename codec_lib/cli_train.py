@@ -74,6 +74,29 @@ def _warm_record(warm: str) -> dict:
             **({"kept_from": kept} if kept else {})}
 
 
+def _tune_bound(model, folder: str) -> dict:
+    """Set the model's scale bound on up to 24 images of ``folder`` (spread over its sorted
+    list); what the manifest records about the choice."""
+    from PIL import Image
+    from .calibrate import tune_scale_bound
+    from .data import list_images
+    if not hasattr(model, "gaussian_conditional"):
+        raise UsageError("--tune-bound: this model has no Gaussian conditional (a factorized prior)")
+    if not Path(folder).is_dir():
+        raise UsageError(f"{folder}: no such folder")
+    files = list_images(folder)
+    files = files[:: max(1, len(files) // 24)][:24]
+    try:
+        images = [Image.open(f) for f in files]
+        bound, rel = tune_scale_bound(model, images)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--tune-bound {folder}: {e}") from None
+    print(f"scale bound {bound:g}: estimated rate {rel[bound] - 1:+.2%} on {len(images)} images of {folder}")
+    where = "/".join(Path(folder).resolve().parts[-2:])
+    return {"value": bound, "tuned_on": f"{where} ({len(images)} images)",
+            "rate": {f"{b:g}": round(r, 4) for b, r in rel.items()}}
+
+
 def cmd_export(a) -> None:
     from . import zoo
     from .train import load_run
@@ -91,6 +114,7 @@ def cmd_export(a) -> None:
     frozen = bool(prefixes) and not any(n.startswith(prefixes) for n, _ in model.named_parameters()
                                         if n.endswith("quantiles"))
     aux = float(model.aux_loss().detach()) if frozen else settle_quantiles(model)
+    tuned = _tune_bound(model, a.tune_bound) if a.tune_bound else None
     walls = [h["wall_s"] for h in ck["history"] if "wall_s" in h]
     devices = [h["device"] for h in ck["history"] if "device" in h]
     training = {"command": a.command or "codec-lib train --config CONFIG", "config": cfg,
@@ -98,6 +122,8 @@ def cmd_export(a) -> None:
                 "wall_s": round(walls[-1], 1) if walls else None,
                 "data": a.data or ", ".join(cfg["train"]) or "embedded sample photos",
                 "aux_loss_settled": round(aux, 2)}
+    if tuned:
+        training["scale_bound"] = tuned
     warm = _warm_record(cfg["warm"]) if cfg.get("warm") else {}
     if cfg.get("init"):
         training["init"] = {"file": Path(cfg["init"]).name, "sha256": zoo.sha256_file(cfg["init"])}
@@ -213,5 +239,8 @@ def add_parsers(sub) -> None:
     x.add_argument("--data", help="description of the training data to record")
     x.add_argument("--register", action="store_true", help="add it to the folder's manifest.json")
     x.add_argument("--default", action="store_true", help="make it the default model")
+    x.add_argument("--tune-bound", metavar="FOLDER", help="choose the Gaussian scale bound on up "
+                   "to 24 images of FOLDER (validation images, never the test set; "
+                   "codec_lib.calibrate)")
     x.add_argument("-f", "--force", action="store_true")
     x.set_defaults(func=cmd_export)

@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .entropy_coding import CdfTables, get_coder, pmf_to_quantized_cdf
+from .layers import lower_bound
 from .quantization import quantize
 
 __all__ = ["EntropyBottleneck", "GaussianConditional", "default_scale_table"]
@@ -185,7 +186,7 @@ class EntropyBottleneck(_TabledModel):
         y_hat = quantize(y, mode, medians, **kw)
         flat = y_hat.permute(1, 0, 2, 3).reshape(C, 1, -1)                # (C, 1, B*H*W)
         lik = self._likelihood(flat).reshape(C, B, H, W).permute(1, 0, 2, 3)
-        return y_hat, lik.clamp_min(LIKELIHOOD_BOUND)
+        return y_hat, lower_bound(lik, LIKELIHOOD_BOUND)
 
     @torch.no_grad()
     def _build_tables(self):
@@ -246,14 +247,23 @@ class GaussianConditional(_TabledModel):
 
     For coding, each ``sigma`` is rounded *up* to the next entry of ``scale_table`` (an index into
     one of ``len(scale_table)`` CDF tables) and ``y`` is coded as ``round(y - mu)``.
+
+    ``scale_bound`` (a buffer, saved with the weights) is the smallest ``sigma`` used, in training
+    and in coding alike. It is a coding choice as much as a learned one: a latent the model
+    predicts as certain (``sigma`` far below the bound) but that is not zero costs 18 bits and
+    more, so a larger bound can save bits at no loss in quality
+    (:func:`codec_lib.calibrate.tune_scale_bound` picks it on validation images). Checkpoints
+    written before it existed load with CompressAI's 0.11, the table's first entry.
     """
 
     def __init__(self, scale_table: torch.Tensor | None = None, scale_bound: float = 0.11,
                  tail_mass: float = 1e-9):
         super().__init__()
-        self.scale_bound, self.tail_mass = scale_bound, tail_mass
+        self.tail_mass = tail_mass
         self.register_buffer("scale_table", default_scale_table() if scale_table is None
                              else torch.as_tensor(scale_table, dtype=torch.float32))
+        self.register_buffer("scale_bound", torch.tensor([float(scale_bound)]))
+        self.register_load_state_dict_pre_hook(_default_scale_bound)
 
     def _table_inputs(self):
         return [self.scale_table]
@@ -261,9 +271,9 @@ class GaussianConditional(_TabledModel):
     def likelihood(self, y_hat: torch.Tensor, scales: torch.Tensor,
                    means: torch.Tensor | None = None) -> torch.Tensor:
         v = torch.abs(y_hat - means if means is not None else y_hat)
-        s = scales.clamp_min(self.scale_bound)
+        s = lower_bound(scales, self.scale_bound)
         lik = _std_normal_cdf((0.5 - v) / s) - _std_normal_cdf((-0.5 - v) / s)   # symmetric: use |v|
-        return lik.clamp_min(LIKELIHOOD_BOUND)
+        return lower_bound(lik, LIKELIHOOD_BOUND)
 
     def forward(self, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor | None = None,
                 mode: str | None = None, **kw) -> tuple[torch.Tensor, torch.Tensor]:
@@ -290,11 +300,14 @@ class GaussianConditional(_TabledModel):
     def build_indexes(self, scales: torch.Tensor) -> torch.Tensor:
         """Index of the smallest table scale ``>= sigma`` (clamped to the table's ends).
 
-        Scales at or below the first entry (the lower bound) get index 0; no separate clamp, so a
-        float64 ``sigma`` is compared with exactly the table's float32 values.
+        Scales below ``scale_bound`` are raised to it first; at the default bound, the table's
+        first entry, that is index 0. Both are float32, so a float64 ``sigma`` is compared with
+        exactly the table's values (a bound within float32 rounding of the first entry is it).
         """
         table = self.scale_table.to(scales.dtype)
-        return torch.bucketize(scales.contiguous(), table[:-1]).int()
+        b = self.scale_bound.to(scales.dtype)
+        b = torch.where((b - table[0]).abs() <= 1e-6 * table[0], table[:1], b)
+        return torch.bucketize(torch.maximum(scales, b).contiguous(), table[:-1]).int()
 
     def compress(self, y: torch.Tensor, indexes: torch.Tensor, means: torch.Tensor | None = None,
                  coder=None) -> tuple[list[bytes], torch.Tensor]:
@@ -315,6 +328,11 @@ class GaussianConditional(_TabledModel):
         """Like :meth:`decompress`, for the next part of streams that hold several parts
         (``coder.stream``): a channel-conditional model decodes one slice at a time."""
         return self._decode_part(streams, indexes).to(means.dtype) + means
+
+
+def _default_scale_bound(module, state_dict, prefix, *args) -> None:
+    """Checkpoints from before ``scale_bound`` was a buffer used 0.11 (``load_state_dict`` hook)."""
+    state_dict.setdefault(prefix + "scale_bound", torch.tensor([0.11]))
 
 
 def _ndtri(p: float) -> float:

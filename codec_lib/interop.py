@@ -45,8 +45,11 @@ def from_compressai(model) -> CompressionModel:
     arch = _arch_of_compressai(model)
     N, M = _widths(model)
     ours = build_model(arch, N, M)
-    sd = {k: v for k, v in model.state_dict().items() if not k.endswith(_THEIRS_ONLY)
+    theirs = model.state_dict()
+    sd = {k: v for k, v in theirs.items() if not k.endswith(_THEIRS_ONLY)
           and not (k.endswith("scale_table") and v.numel() == 0)}   # not updated: use ours
+    sd.update({k.replace("lower_bound_scale.bound", "scale_bound"): v for k, v in theirs.items()
+               if k.endswith("lower_bound_scale.bound")})          # the bound it codes with
     if any(sd[k].numel() == 0 for k in sd if k.endswith("_quantized_cdf")):
         sd = {k: v for k, v in sd.items() if not k.endswith(("_quantized_cdf", "_cdf_length", "_offset"))}
         ours.load_state_dict(sd, strict=False)          # tables get built on first use
@@ -67,6 +70,8 @@ def to_compressai(model: CompressionModel):
     if missing:
         raise ValueError(f"cannot map to CompressAI: {sorted(missing)[:3]} have no counterpart")
     sd.update({k: v.clone() for k, v in ours.items()})
+    sd.update({k.replace("scale_bound", "lower_bound_scale.bound"): v.clone()   # the bound it
+               for k, v in ours.items() if k.endswith("gaussian_conditional.scale_bound")})  # uses
     theirs.load_state_dict(sd)                           # CompressAI resizes its table buffers
     return theirs.eval()
 

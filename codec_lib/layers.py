@@ -58,6 +58,13 @@ class _Bound(nn.Module):
         return _LowerBoundFn.apply(x, self.bound)
 
 
+def lower_bound(x: torch.Tensor, bound: torch.Tensor | float) -> torch.Tensor:
+    """``max(x, bound)`` whose gradient still flows where it would lift ``x`` above the bound
+    (a plain ``clamp_min`` stops it: a latent whose predicted scale sits on the bound could never
+    get a wider one; CompressAI and TensorFlow Compression bound the same way)."""
+    return _LowerBoundFn.apply(x, torch.as_tensor(bound, dtype=x.dtype, device=x.device).reshape(1))
+
+
 class _LowerBoundFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, bound):

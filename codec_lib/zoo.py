@@ -47,6 +47,8 @@ FORMAT = "codec_lib.checkpoint"
 DEFAULT_GAUSSIAN_TABLES_SHA256 = "7873e81173e90bcc2fc190c25bbd3041bbeea2c18483c3ceb86720e398e2069f"
 _TABLES = ("_quantized_cdf", "_cdf_length", "_offset")
 TABLE_KEYS = _TABLES + ("scale_table",)   # state-dict keys that end so: probability tables
+_FLOAT32_KEYS = ("scale_table", "scale_bound")   # stored exactly, not in half precision
+_DEFAULT_BOUND = float(torch.tensor(0.11))  # GaussianConditional's scale_bound before it was stored
 
 
 def weights_hash(model: CompressionModel) -> bytes:
@@ -55,6 +57,8 @@ def weights_hash(model: CompressionModel) -> bytes:
     model.update_tables()
     h = hashlib.sha256()
     for k, v in sorted(model.state_dict().items()):
+        if k.endswith("scale_bound") and v.numel() == 1 and float(v) == _DEFAULT_BOUND:
+            continue          # files and bitstreams from before the bound was stored stay valid
         t = v.detach().cpu().contiguous()
         h.update(k.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
         h.update(t.numpy().tobytes())
@@ -68,7 +72,7 @@ def _pack_state(model: CompressionModel, drop: tuple[str, ...] = (),
     """The state dict as stored: floats in half precision, each CDF row as 16-bit frequencies;
     keys starting with ``drop`` left out, and the default Gaussian tables unless kept."""
     model.update_tables()
-    sd = {k: (v.half() if v.is_floating_point() and "scale_table" not in k else v).cpu()
+    sd = {k: (v.half() if v.is_floating_point() and not k.endswith(_FLOAT32_KEYS) else v).cpu()
           for k, v in model.state_dict().items() if not (drop and k.startswith(drop))}
     for k in [k for k in sd if k.endswith("_quantized_cdf")]:   # store the rows unpadded, as
         lengths = sd[k[: -len("_quantized_cdf")] + "_cdf_length"]   # frequencies in 16 bits
@@ -193,6 +197,7 @@ def _unpack_state(packed: dict, default_tables: bool = True) -> dict:
     default Gaussian tables rebuilt; with ``default_tables=False`` left out, scale table too)."""
     packed = dict(packed)
     for p in [k[: -len("scale_table")] for k in packed if k.endswith("scale_table")]:
+        packed.setdefault(p + "scale_bound", torch.tensor([_DEFAULT_BOUND]))   # older files
         if p + "_quantized_cdf" in packed:                     # stored with its tables
             continue
         if not default_tables:

@@ -33,7 +33,8 @@
 # time one step of each first (`bench._step_seconds`, same README section). `check` prints the RD loss of the
 # shipped model and of each run on fit's 16 validation crops (never Kodak): install only when
 # every rate improved.
-# `install` exports each run (half precision, lineage and the exact command recorded) and
+# `install` exports each run (half precision, lineage and the exact command recorded, the
+# Gaussian scale bound tuned on BSDS500 val: `export --tune-bound`, codec_lib.calibrate) and
 # registers it. `dependents` redoes what depends on the mean-scale weights: the video models'
 # intra references, the mean-scale-gan fine-tunes, the Kodak and screen-content results,
 # perception and video reports, then the README's figures must be updated by hand from data/results/
@@ -199,7 +200,7 @@ context-install)
         [ "$run" = "runs/cc-q$q-s$seed-$(parent8 "$q")" ] || {
             echo "$run was trained on other mean-scale q$q weights: run 'context' again" >&2; exit 1; }
         "$PY" -m codec_lib --threads 2 export "$run" "data/checkpoints/channel-context-q$q.pt" \
-            --name channel-context --quality "$q" --force --register \
+            --name channel-context --quality "$q" --force --register --tune-bound "$D/bsds500/val" \
             --command "$(cat "runs/cc-q$q-s$seed.cmd")" \
             --data "BSDS500 train + test (400 images), validated on BSDS500 val"
     done
@@ -236,7 +237,7 @@ install)
     cp data/results/kodak-rd.json runs/kodak-rd-before.json   # scripts/stage_report.py compares
     for q in $QUALITIES; do    # export first: the lineage reads the shipped file's sha256
         "$PY" -m codec_lib --threads 2 export "runs/ms-q$q-s$seed" "$out/mean-scale-q$q.pt" \
-            --name mean-scale --quality "$q" --force \
+            --name mean-scale --quality "$q" --force --tune-bound "$D/bsds500/val" \
             --command "$(cat "runs/ms-q$q-s$seed.cmd")" \
             --data "BSDS500 train + test (400 images), validated on BSDS500 val"
     done

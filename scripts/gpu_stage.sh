@@ -79,6 +79,7 @@ run)
         [ "$status" = 0 ] || continue
         $py -m codec_lib export "runs/gpu-q$q-s$seed" "$out/mean-scale-q$q.pt" \
             --name mean-scale --quality "$q" --command "$(cmd "$q")" --force \
+            --tune-bound .gpu_data/bsds500/val \
             --data "BSDS500 train (200 images), validated on 16 BSDS500 val images" &
         pids+=($!)
     done

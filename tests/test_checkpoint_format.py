@@ -100,7 +100,8 @@ def test_load_weights_and_init_from_skip_the_tables(tmp_path, monkeypatch):
     for k, v in fresh.state_dict().items():
         if not k.startswith("gaussian_conditional._") and k != "gaussian_conditional.scale_table":
             want = model.state_dict()[k]
-            assert torch.equal(v, want.half().float() if v.is_floating_point() else want), k
+            half = v.is_floating_point() and not k.endswith("scale_bound")   # kept exact
+            assert torch.equal(v, want.half().float() if half else want), k
     eb = fresh.entropy_bottleneck                  # its loaded tables belong to its weights:
     before = eb._quantized_cdf.clone()             # nothing rebuilds them (a machine whose floats
     fresh.update_tables()                          # differ would build other integers)

@@ -1,0 +1,98 @@
+"""The Gaussian scale bound: a coding choice stored with the weights, tuned on validation images."""
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from codec_lib import zoo
+from codec_lib.calibrate import rate_by_bound, tune_scale_bound
+from codec_lib.cli import main
+from codec_lib.codec import decode_image, encode_image
+from codec_lib.entropy_models import GaussianConditional
+from codec_lib.layers import lower_bound
+
+
+def test_lower_bound_lets_the_gradient_lift_a_value_off_the_bound():
+    x = torch.tensor([0.05, 0.05, 0.5], requires_grad=True)
+    lower_bound(x, 0.11).backward(torch.tensor([-1.0, 1.0, 1.0]))   # -1: wants it larger
+    assert x.grad.tolist() == [-1.0, 0.0, 1.0]
+    assert lower_bound(x, 0.11).tolist() == pytest.approx([0.11, 0.11, 0.5])
+
+
+def test_a_scale_on_the_bound_still_learns_to_widen():
+    """A non-zero latent predicted as certain: its rate pulls sigma up through the bound (with
+    clamp_min it got no gradient at all, and cost 18 bits and more for good)."""
+    gc = GaussianConditional()
+    scales = torch.full((1, 1, 1, 2), 0.05, requires_grad=True)
+    y_hat = torch.tensor([[[[0.0, 1.0]]]])
+    (-torch.log2(gc.likelihood(y_hat, scales))).sum().backward()
+    assert scales.grad[0, 0, 0, 1] < 0 and scales.grad[0, 0, 0, 0] == 0
+
+
+def test_tuning_the_bound_saves_bytes_and_leaves_the_image_alone(shipped_model, photos):
+    model = copy.deepcopy(shipped_model)
+    images = [img for _, img in photos]
+    bits = rate_by_bound(model, images[:2], (0.11, 0.2, 0.3))
+    bound, rel = tune_scale_bound(model, images[:2], (0.11, 0.2, 0.3))
+    assert bound == min(bits, key=bits.get) and rel[0.11] == 1.0
+    assert float(model.gaussian_conditional.scale_bound) == pytest.approx(bound)
+    img = images[3].crop((0, 0, 256, 192))
+    before = encode_image(img, shipped_model)
+    after = encode_image(img, model)
+    assert np.array_equal(np.asarray(before.x_hat), np.asarray(after.x_hat))   # y_hat is the same
+    assert bound == 0.11 or len(after.data) != len(before.data)
+    assert np.array_equal(np.asarray(decode_image(after.data, model=model)), np.asarray(after.x_hat))
+    with pytest.raises(ValueError, match="64x64"):
+        rate_by_bound(model, [img.crop((0, 0, 40, 40))])
+
+
+def test_the_bound_travels_with_the_weights(shipped_model, tmp_path):
+    """Stored exactly (not in half precision) and part of the weights hash, except at the
+    default 0.11: files and bitstreams from before it was stored keep their hashes."""
+    model = copy.deepcopy(shipped_model)
+    h = zoo.weights_hash(model)
+    model.gaussian_conditional.scale_bound.fill_(0.23)
+    assert zoo.weights_hash(model) != h
+    zoo.save_checkpoint(model, tmp_path / "m.pt", "m", 4, 0.025)
+    loaded = zoo.load_checkpoint(tmp_path / "m.pt")
+    assert float(loaded.gaussian_conditional.scale_bound) == float(torch.tensor(0.23))
+    old = {k: v for k, v in shipped_model.state_dict().items() if not k.endswith("scale_bound")}
+    fresh = copy.deepcopy(model)
+    fresh.load_state_dict(old)                                      # a file from before the bound
+    assert float(fresh.gaussian_conditional.scale_bound) == float(torch.tensor(0.11))
+    assert zoo.weights_hash(fresh) == h
+
+
+def test_compressai_codes_with_our_bound(shipped_model, photos):
+    pytest.importorskip("compressai")
+    from codec_lib.data import to_tensor
+    from codec_lib.interop import from_compressai, same_likelihoods, to_compressai
+    model = copy.deepcopy(shipped_model)
+    model.gaussian_conditional.scale_bound.fill_(0.25)
+    theirs = to_compressai(model)
+    x = to_tensor(photos[0][1].crop((0, 0, 128, 128)))
+    assert same_likelihoods(model, theirs, x)
+    assert float(from_compressai(theirs).gaussian_conditional.scale_bound) == 0.25
+
+
+def test_export_tune_bound_records_the_choice(tiny_zoo, tmp_path, capsys):
+    folder = tmp_path / "val"
+    folder.mkdir()
+    from codec_lib.data import sample_images
+    for name, img in sample_images()[:2]:
+        img.crop((0, 0, 128, 128)).save(folder / f"{name}.png")
+    run = tiny_zoo / "run-tiny-ms"
+    out = tmp_path / "t.pt"
+    assert main(["export", str(run), str(out), "--name", "t", "--quality", "1",
+                 "--tune-bound", str(folder)]) == 0
+    assert "scale bound" in capsys.readouterr().out
+    e = torch.load(out, map_location="cpu", weights_only=False)["meta"]["training"]["scale_bound"]
+    assert e["tuned_on"].endswith("val (2 images)") and str(e["value"]) in json.dumps(e["rate"])
+    assert main(["export", str(run), str(tmp_path / "u.pt"), "--name", "t", "--quality", "1",
+                 "--tune-bound", str(tmp_path / "nope")]) == 1
+    assert "no such folder" in capsys.readouterr().err and not (tmp_path / "u.pt").exists()
+    assert main(["export", str(tiny_zoo / "run-tiny-fp"), str(tmp_path / "f.pt"), "--name", "f",
+                 "--quality", "1", "--tune-bound", str(folder)]) == 1
+    assert "no Gaussian conditional" in capsys.readouterr().err
