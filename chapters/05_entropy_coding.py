@@ -28,6 +28,8 @@
 #   one, and what rounding probabilities to integers costs.
 # * Where every byte of a real file goes: the model's rate estimate against the file size,
 #   broken down into the scale table, the integer CDFs, the coder's flush and the container.
+# * Why the narrowest Gaussian a coder allows, the scale bound, is worth a few percent of the
+#   rate, and how it is chosen without touching the decoded image.
 # * How the file format is laid out, how it catches damaged and foreign files, and what a single
 #   flipped bit does to a picture when nothing catches it.
 #
@@ -58,6 +60,7 @@ import torch
 warnings.filterwarnings("ignore", message="IProgress not found")   # tqdm, via codec_lib.evaluate
 from codec_lib import bitstream, codec, metrics, zoo
 from codec_lib.bitstream import BitstreamError
+from codec_lib.calibrate import rate_by_bound
 from codec_lib.data import eval_images, to_image, to_tensor
 from codec_lib.entropy_coding import FastCoder, ReferenceCoder, pmf_to_quantized_cdf
 from codec_lib.evaluate import estimate_bits
@@ -520,6 +523,78 @@ plt.show()
 # and are the ones a design can shrink: a finer scale table (going from 64 to 256 levels took
 # `codec_lib`'s overhead on Kodak from about 1.6 % to about 0.3 %), or a frequency quantizer
 # that minimizes $D_{\mathrm{KL}}$ exactly (exercise 05.2).
+#
+# ### The scale bound: certain latents that are not zero
+#
+# No Gaussian narrower than a floor is used, in training or in coding: the *scale bound*
+# (CompressAI's 0.11, the first entry of the scale table). A trained model predicts many of its
+# latents as certain, $\sigma_i$ at or below the bound, and nearly all of them are indeed zero and
+# cost next to nothing. The few that are not zero are expensive: with $\sigma = 0.11$ a symbol of
+# $\pm 1$ costs $-\log_2 \Phi(-0.5 / 0.11) \approx 18$ bits, a $\pm 2$ hits the likelihood floor of
+# $10^{-9}$ (30 bits). From scratch, on the running example cropped to whole 64-pixel blocks:
+
+# %%
+img64 = img.crop((0, 0, img.width // 64 * 64, img.height // 64 * 64))
+lat64 = latents(model, img64)
+v = (lat64["y_hat"] - lat64["means"]).abs()                  # |symbol|: 0, 1, 2, ...
+
+
+def y_bits(bound):
+    """-log2 P(symbol) per latent when no sigma is below ``bound`` (float64)."""
+    s = lat64["scales"].clamp_min(bound) * math.sqrt(2)
+    p = 0.5 * torch.erfc((v - 0.5) / s) - 0.5 * torch.erfc((v + 0.5) / s)   # Phi(.5-v) - Phi(-.5-v)
+    return -torch.log2(p.clamp_min(1e-9))
+
+
+b011, low, nonzero = y_bits(0.11), lat64["scales"] < 0.11, v > 0
+print(f"{name}: {low.double().mean():.0%} of y predicted at or below the bound 0.11; "
+      f"{int((low & nonzero).sum())} of those are not zero ({(low & nonzero).double().mean():.2%} "
+      f"of all latents) and take {b011[low & nonzero].sum() / b011.sum():.1%} of y's bits")
+
+# %% [markdown]
+# A larger bound makes those latents cheaper and every certain zero a little dearer. Since
+# $\hat y = \operatorname{round}(y - \mu) + \mu$ does not depend on $\sigma$, the decoded image does
+# not change at all: only the rate moves. The bits of $y$ for a range of bounds, checked against
+# `codec_lib.calibrate.rate_by_bound` (the model's own estimate, float32, $z$ included: $z$
+# does not depend on the bound, so the differences must agree):
+
+# %%
+bounds = np.round(np.arange(0.11, 0.405, 0.01), 2)
+y_total = np.array([float(y_bits(b).sum()) for b in bounds])
+lib = rate_by_bound(copy.deepcopy(model), [img64], tuple(bounds[::6]))
+for b, lib_bits in lib.items():
+    i = int(np.argmin(np.abs(bounds - b)))
+    assert abs((lib_bits - lib[bounds[0]]) - (y_total[i] - y_total[0])) < 1e-3 * y_total[0]
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot(bounds, 100 * (y_total / y_total[0] - 1), marker=".")
+ax.axhline(0, color="k", lw=0.5); ax.grid(alpha=0.3)
+ax.set_xlabel("scale bound"); ax.set_ylabel("bits of y vs bound 0.11 (%)")
+ax.set_title(f"{name}: one number, chosen once per model")
+plt.show()
+print(f"fewest bits at bound {bounds[y_total.argmin()]:.2f}: {y_total.min() / y_total[0] - 1:+.1%}")
+
+# %% [markdown]
+# The bound is a coding choice stored with the weights (a buffer of `GaussianConditional`, so the
+# decoder uses the encoder's). `codec-lib export --tune-bound FOLDER` picks it on validation
+# images, never on the images it is then measured on: the shipped models were tuned on BSDS500
+# val (the manifest records the choice). Why does training not fix it by itself? With a plain
+# `clamp_min`, a $\sigma$ below the bound gets no gradient at all, however many bits its latent
+# costs; `codec_lib` now bounds with `layers.lower_bound`, which lets the gradient lift a value
+# off the bound (as CompressAI's `LowerBound` does), but most of the shipped models' training ran
+# before that. The real files, before and after:
+
+# %%
+tuned = float(model.gaussian_conditional.scale_bound)
+plain = copy.deepcopy(model)
+plain.gaussian_conditional.scale_bound.fill_(0.11)
+for n, im in photos:
+    a, b = codec.encode_image(im, plain), codec.encode_image(im, model)
+    assert np.array_equal(np.asarray(a.x_hat), np.asarray(b.x_hat))      # the same image
+    print(f"{n:10s} bound 0.11: {len(a.data):6d} bytes, bound {tuned:.2f}: {len(b.data):6d} bytes "
+          f"({len(b.data) / len(a.data) - 1:+.1%})")
+sb = entry["training"].get("scale_bound")
+print(f"the manifest: bound {sb['value']} chosen on {sb['tuned_on']}" if sb else
+      "the manifest: this model's bound was not tuned (CompressAI's 0.11)")
 #
 # ## 5.5 Anatomy of a codec_lib file
 #
