@@ -96,3 +96,25 @@ def test_export_tune_bound_records_the_choice(tiny_zoo, tmp_path, capsys):
     assert main(["export", str(tiny_zoo / "run-tiny-fp"), str(tmp_path / "f.pt"), "--name", "f",
                  "--quality", "1", "--tune-bound", str(folder)]) == 1
     assert "no Gaussian conditional" in capsys.readouterr().err
+
+
+def test_bound_report_measures_real_bytes_at_both_bounds(tiny_zoo, script, tmp_path, capsys):
+    report = script("bound_report")
+    model = zoo.load_model("tiny-ms", 1)
+    model.gaussian_conditional.scale_bound.fill_(0.3)                 # as if tuned
+    zoo.save_checkpoint(model, tiny_zoo / "tuned.pt", "tuned-ms", 1, 0.01)
+    zoo.register(tiny_zoo / "tuned.pt", training={"command": "test", "steps": 20, "device": "cpu"})
+    try:
+        out = tmp_path / "b.json"
+        assert report.main(["--models", "tuned-ms", "--limit", "1", "--json", str(out)]) == 0
+        r = json.loads(out.read_text())["results"][0]["rates"][0]
+        assert r["bound"] == 0.3 and r["bpp"] > 0 and r["bpp_0.11"] > 0
+        assert abs(r["bytes_ratio"] - r["bpp"] / r["bpp_0.11"]) < 1e-9
+        assert "tuned-ms q1: bound 0.30" in capsys.readouterr().out
+        with pytest.raises(SystemExit, match="no installed image model"):
+            report.main(["--models", "nope", "--limit", "1"])
+    finally:
+        man = json.loads((tiny_zoo / "manifest.json").read_text())      # the zoo is shared
+        man["models"] = [e for e in man["models"] if e["name"] != "tuned-ms"]
+        (tiny_zoo / "manifest.json").write_text(json.dumps(man))
+        (tiny_zoo / "tuned.pt").unlink()
