@@ -177,6 +177,8 @@ def models_markdown() -> str:
         syn = "" if e.get("synthesis", "deep") == "deep" else f", {e['synthesis']} g_s"
         if e.get("objective", "mse") != "mse":
             syn += f", {e['objective']}"
+        if e.get("scale_bound", 0.11) != 0.11:                 # tuned: codec_lib.calibrate
+            syn += f", σ ≥ {e['scale_bound']:g}"
         star = " (default)" if (default.get("model"), default.get("quality")) == (e["name"], e["quality"]) else ""
         kodak = (f"{k['bpp']:.3f}, {k['psnr']:.2f} dB, {k['ms_ssim']:.4f}" if k else
                  "video: see BasketballPass" if e.get("kind") == "video" else "not evaluated")

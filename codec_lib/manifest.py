@@ -138,7 +138,9 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
             "objective": obj.get("objective", "mse"), "arch": obj["arch"], "N": obj["N"],
             "M": obj["M"], "synthesis": obj.get("synthesis", "deep"), "quality": quality,
             "lmbda": model.lmbda, "file": path.name, "sha256": sha256_file(path),
-            "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size,
+            "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size, **(
+                {"scale_bound": round(float(model.gaussian_conditional.scale_bound), 6)}
+                if hasattr(model, "gaussian_conditional") else {}),
             "training": training or obj.get("meta", {}).get("training", {}), **(extra or {})})
     man = read_manifest(folder)
     man["models"] = [e for e in man["models"] if not (e["name"] == obj["name"] and e["quality"]

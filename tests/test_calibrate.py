@@ -105,6 +105,10 @@ def test_bound_report_measures_real_bytes_at_both_bounds(tiny_zoo, script, tmp_p
     zoo.save_checkpoint(model, tiny_zoo / "tuned.pt", "tuned-ms", 1, 0.01)
     zoo.register(tiny_zoo / "tuned.pt", training={"command": "test", "steps": 20, "device": "cpu"})
     try:
+        from codec_lib.cli import models_markdown
+        assert zoo.resolve("tuned-ms", 1)["scale_bound"] == 0.3        # the manifest records it
+        assert "mean-scale, σ ≥ 0.3, 16, 24" in models_markdown()
+        assert "σ" not in next(r for r in models_markdown().splitlines() if "`tiny-ms`" in r)
         out = tmp_path / "b.json"
         assert report.main(["--models", "tuned-ms", "--limit", "1", "--json", str(out)]) == 0
         r = json.loads(out.read_text())["results"][0]["rates"][0]
