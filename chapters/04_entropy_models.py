@@ -248,8 +248,9 @@ print(f"entropies of the {C_z} learned densities: min {H_z.min():.2f}, median {H
 # $$
 #
 # The total rate is $-\log_2 p(\hat y \mid \hat z) - \log_2 p(\hat z)$: $z$ is worth sending as
-# long as the bits it saves on $y$ exceed its own. From scratch, with the library's lower bound
-# on $\sigma$ (0.11) and floor on the likelihoods (1e-9):
+# long as the bits it saves on $y$ exceed its own. From scratch, with the model's lower bound
+# on $\sigma$ (`gc.scale_bound`: CompressAI's 0.11, or the one chosen for this model on
+# validation images, chapter 5) and floor on the likelihoods (1e-9):
 
 # %%
 def gaussian_bin_likelihood(y_hat, scales, means, scale_bound=0.11):
@@ -258,17 +259,18 @@ def gaussian_bin_likelihood(y_hat, scales, means, scale_bound=0.11):
     return (phi((y_hat - means + 0.5) / s) - phi((y_hat - means - 0.5) / s)).clamp_min(1e-9)
 
 
+bound = float(gc.scale_bound)
 args64 = [a[k].double() for k in ("y_hat", "scales", "means")]
-ours = gaussian_bin_likelihood(*args64)
+ours = gaussian_bin_likelihood(*args64, scale_bound=bound)
 lib = gc.likelihood(*args64)
 assert torch.allclose(ours, lib, rtol=1e-6, atol=1e-12)
 print(f"max |difference| {float((ours - lib).abs().max()):.1e}; "
-      f"sigma (after the bound) ranges from {float(a['scales'].clamp_min(0.11).min()):.2f} "
+      f"sigma (after the bound {bound:.2f}) ranges from {float(a['scales'].clamp_min(bound).min()):.2f} "
       f"to {float(a['scales'].max()):.2f}")
 
 # %% [markdown]
-# The raw output of $h_s$ for the scales may be negative; the bound $\sigma \ge 0.11$ makes
-# those elements simply very cheap when they sit on their mean. The library computes the same
+# The raw output of $h_s$ for the scales may be negative; the bound makes those elements simply
+# very cheap when they sit on their mean (and dear when they do not: chapter 5 measures both). The library computes the same
 # thing with $|\hat y - \mu|$ for accuracy in the tails. Now the
 # maps: the photo, the predicted scale $\sigma$ (mean over the channels), the predicted mean $\mu$
 # of the channel that costs the most bits, and the bits of $\hat y$ per latent position (summed
@@ -277,7 +279,7 @@ print(f"max |difference| {float((ours - lib).abs().max()):.1e}; "
 # %%
 bits_map = -torch.log2(a["lik_y"])[0]                             # (M, h, w)
 top_c = int(bits_map.sum((1, 2)).argmax())
-sigma_map = a["scales"][0].clamp_min(0.11).mean(0)
+sigma_map = a["scales"][0].clamp_min(bound).mean(0)
 H_img, W_img = img.size[1], img.size[0]
 h, w = -(-H_img // 16), -(-W_img // 16)                           # latent positions inside the image
 maps = [(sigma_map, r"mean scale $\sigma$"), (a["means"][0, top_c], rf"mean $\mu$, channel {top_c}"),
