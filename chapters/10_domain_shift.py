@@ -158,8 +158,8 @@ bd_k, bd_s = kodak["bd_rate"]["psnr"]["mean-scale"]["jpeg"], screen["bd_rate"]["
 assert bd_s > bd_k          # the domain shift, measured: the learned codec loses ground on screens
 
 # %% [markdown]
-# On photos the mean-scale model needs about a third fewer bits than JPEG; on screens about as
-# many (ahead at its lowest rate, behind at its highest), while WebP and AVIF need about half of
+# On photos the mean-scale model needs about two fifths fewer bits than JPEG; on screens only
+# about a tenth fewer (ahead at its lowest rate, behind at its highest), while WebP and AVIF need about half of
 # JPEG's there, and its curve hardly climbs: from its lowest to its highest rate it gains under
 # 2 dB, where the classic codecs gain many (the points printed above). Its four λ were chosen for
 # photos, where they span about 3 dB on Kodak; on text they all land at low PSNR.
@@ -274,8 +274,8 @@ print(", ".join(f"{n}: RD loss {g:+.1f} %" for n, g in gain.items()))
 #
 # * Screen content differs from photos in measurable ways: mostly identical neighbours, few
 #   colours, many sharp steps.
-# * A learned codec is fitted to its training domain. Trained on photos, ours needs about a
-#   third fewer bits than JPEG on Kodak and about as many on screen content, where its curve
+# * A learned codec is fitted to its training domain. Trained on photos, ours needs about two
+#   fifths fewer bits than JPEG on Kodak and only about a tenth fewer on screen content, where its curve
 #   barely rises with the rate and WebP and AVIF need about half.
 # * The rate map shows where it pays: on every stroke of text, which its entropy model cannot
 #   predict.
