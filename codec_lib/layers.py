@@ -62,7 +62,8 @@ def lower_bound(x: torch.Tensor, bound: torch.Tensor | float) -> torch.Tensor:
     """``max(x, bound)`` whose gradient still flows where it would lift ``x`` above the bound
     (a plain ``clamp_min`` stops it: a latent whose predicted scale sits on the bound could never
     get a wider one; CompressAI and TensorFlow Compression bound the same way)."""
-    return _LowerBoundFn.apply(x, torch.as_tensor(bound, dtype=x.dtype, device=x.device).reshape(1))
+    b = bound.to(x.device, x.dtype) if isinstance(bound, torch.Tensor) else x.new_full((1,), bound)
+    return _LowerBoundFn.apply(x, b.reshape(1))      # new_full: no host-to-device copy on a GPU
 
 
 class _LowerBoundFn(torch.autograd.Function):
