@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from .data import to_tensor
+from .evaluate import estimate_bits
 
 __all__ = ["BOUNDS", "rate_by_bound", "tune_scale_bound"]
 
@@ -32,25 +32,19 @@ BOUNDS = (0.11, 0.13, 0.15, 0.17, 0.19, 0.21, 0.23, 0.25, 0.28, 0.31, 0.35, 0.4)
 
 @torch.no_grad()
 def rate_by_bound(model, images: list[Image.Image], bounds=BOUNDS) -> dict[float, float]:
-    """Estimated bits of ``images`` (each cropped to a multiple of 64 pixels) for each bound."""
+    """Estimated bits (:func:`codec_lib.evaluate.estimate_bits`) of ``images``, each cropped to
+    a multiple of 64 pixels (no padded latents), for each bound."""
+    crops = [img.crop((0, 0, img.width // 64 * 64, img.height // 64 * 64)) for img in images
+             if img.width >= 64 and img.height >= 64]
+    if not crops:
+        raise ValueError("no image of at least 64x64 pixels to tune the scale bound on")
     gc = model.gaussian_conditional
     kept = gc.scale_bound.clone()
-    dev = kept.device
-    xs = []
-    for img in images:
-        x = to_tensor(img)                                           # (1, 3, H, W)
-        H, W = x.shape[-2] // 64 * 64, x.shape[-1] // 64 * 64
-        if H and W:
-            xs.append(x[..., :H, :W].to(dev))
-    if not xs:
-        raise ValueError("no image of at least 64x64 pixels to tune the scale bound on")
     bits = {}
-    model.eval()
     try:
         for b in bounds:
             gc.scale_bound.fill_(b)
-            bits[b] = sum(float(-torch.log2(lik).sum()) for x in xs
-                          for lik in model(x)["likelihoods"].values())
+            bits[b] = sum(estimate_bits(model, img) for img in crops)
     finally:
         gc.scale_bound.copy_(kept)
     return bits

@@ -160,6 +160,7 @@ def cmd_models(a) -> None:
 
 def models_markdown() -> str:
     """The manifest as a Markdown table (the README's model table is made with it)."""
+    from .entropy_models import SCALE_BOUND
     from .manifest import training_devices
     from .zoo import read_manifest
     man = read_manifest()
@@ -177,7 +178,7 @@ def models_markdown() -> str:
         syn = "" if e.get("synthesis", "deep") == "deep" else f", {e['synthesis']} g_s"
         if e.get("objective", "mse") != "mse":
             syn += f", {e['objective']}"
-        if e.get("scale_bound", 0.11) != 0.11:                 # tuned: codec_lib.calibrate
+        if e.get("scale_bound", SCALE_BOUND) != SCALE_BOUND:  # tuned: codec_lib.calibrate
             syn += f", σ ≥ {e['scale_bound']:g}"
         star = " (default)" if (default.get("model"), default.get("quality")) == (e["name"], e["quality"]) else ""
         kodak = (f"{k['bpp']:.3f}, {k['psnr']:.2f} dB, {k['ms_ssim']:.4f}" if k else

@@ -36,6 +36,7 @@ from .quantization import quantize
 __all__ = ["EntropyBottleneck", "GaussianConditional", "default_scale_table"]
 
 LIKELIHOOD_BOUND = 1e-9   # floor on likelihoods, keeps log2 finite
+SCALE_BOUND = 0.11        # GaussianConditional's default smallest sigma (CompressAI's)
 
 
 class _TabledModel(nn.Module):
@@ -230,7 +231,7 @@ class EntropyBottleneck(_TabledModel):
         return torch.arange(C, dtype=torch.int32).view(1, C, 1, 1).expand(B, C, H, W)
 
 
-def default_scale_table(lo: float = 0.11, hi: float = 256.0, levels: int = 256) -> torch.Tensor:
+def default_scale_table(lo: float = SCALE_BOUND, hi: float = 256.0, levels: int = 256) -> torch.Tensor:
     """Log-spaced scales for the Gaussian tables (CompressAI's range, 0.11 to 256).
 
     256 levels (a 3 % step) rather than CompressAI's 64 (13 %): rounding each sigma up to the
@@ -256,7 +257,7 @@ class GaussianConditional(_TabledModel):
     written before it existed load with CompressAI's 0.11, the table's first entry.
     """
 
-    def __init__(self, scale_table: torch.Tensor | None = None, scale_bound: float = 0.11,
+    def __init__(self, scale_table: torch.Tensor | None = None, scale_bound: float = SCALE_BOUND,
                  tail_mass: float = 1e-9):
         super().__init__()
         self.tail_mass = tail_mass
@@ -332,7 +333,7 @@ class GaussianConditional(_TabledModel):
 
 def _default_scale_bound(module, state_dict, prefix, *args) -> None:
     """Checkpoints from before ``scale_bound`` was a buffer used 0.11 (``load_state_dict`` hook)."""
-    state_dict.setdefault(prefix + "scale_bound", torch.tensor([0.11]))
+    state_dict.setdefault(prefix + "scale_bound", torch.tensor([SCALE_BOUND]))
 
 
 def _ndtri(p: float) -> float:

@@ -55,7 +55,7 @@ class _Bound(nn.Module):
         self.register_buffer("bound", torch.tensor([float(bound)]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _LowerBoundFn.apply(x, self.bound)
+        return lower_bound(x, self.bound)
 
 
 def lower_bound(x: torch.Tensor, bound: torch.Tensor | float) -> torch.Tensor:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from .entropy_models import SCALE_BOUND
 from .errors import ModelError
 from .manifest import (CHECKPOINT_ENV, annotate, checkpoint_dir, lineage, list_models, read_manifest,
                        register, resolve, sha256_file, weights_hashes)
@@ -48,7 +49,6 @@ DEFAULT_GAUSSIAN_TABLES_SHA256 = "7873e81173e90bcc2fc190c25bbd3041bbeea2c18483c3
 _TABLES = ("_quantized_cdf", "_cdf_length", "_offset")
 TABLE_KEYS = _TABLES + ("scale_table",)   # state-dict keys that end so: probability tables
 _FLOAT32_KEYS = ("scale_table", "scale_bound")   # stored exactly, not in half precision
-_DEFAULT_BOUND = float(torch.tensor(0.11))  # GaussianConditional's scale_bound before it was stored
 
 
 def weights_hash(model: CompressionModel) -> bytes:
@@ -57,7 +57,7 @@ def weights_hash(model: CompressionModel) -> bytes:
     model.update_tables()
     h = hashlib.sha256()
     for k, v in sorted(model.state_dict().items()):
-        if k.endswith("scale_bound") and v.numel() == 1 and float(v) == _DEFAULT_BOUND:
+        if k.endswith("scale_bound") and v.numel() == 1 and float(v) == float(torch.tensor(SCALE_BOUND)):
             continue          # files and bitstreams from before the bound was stored stay valid
         t = v.detach().cpu().contiguous()
         h.update(k.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
@@ -197,7 +197,7 @@ def _unpack_state(packed: dict, default_tables: bool = True) -> dict:
     default Gaussian tables rebuilt; with ``default_tables=False`` left out, scale table too)."""
     packed = dict(packed)
     for p in [k[: -len("scale_table")] for k in packed if k.endswith("scale_table")]:
-        packed.setdefault(p + "scale_bound", torch.tensor([_DEFAULT_BOUND]))   # older files
+        packed.setdefault(p + "scale_bound", torch.tensor([SCALE_BOUND]))   # older files
         if p + "_quantized_cdf" in packed:                     # stored with its tables
             continue
         if not default_tables:
