@@ -249,8 +249,8 @@ print(f"entropies of the {C_z} learned densities: min {H_z.min():.2f}, median {H
 #
 # The total rate is $-\log_2 p(\hat y \mid \hat z) - \log_2 p(\hat z)$: $z$ is worth sending as
 # long as the bits it saves on $y$ exceed its own. From scratch, with the model's lower bound
-# on $\sigma$ (`gc.scale_bound`: CompressAI's 0.11, or the one chosen for this model on
-# validation images, chapter 5) and floor on the likelihoods (1e-9):
+# on $\sigma$ (`gc.scale_bound`: CompressAI's 0.11, or the ones chosen for this model on
+# validation images, one per channel of $y$, chapter 5) and floor on the likelihoods (1e-9):
 
 # %%
 def gaussian_bin_likelihood(y_hat, scales, means, scale_bound=0.11):
@@ -259,14 +259,14 @@ def gaussian_bin_likelihood(y_hat, scales, means, scale_bound=0.11):
     return (phi((y_hat - means + 0.5) / s) - phi((y_hat - means - 0.5) / s)).clamp_min(1e-9)
 
 
-bound = float(gc.scale_bound)
 args64 = [a[k].double() for k in ("y_hat", "scales", "means")]
+bound = gc.bound_for(args64[1]).double()                 # (1,) or (1, M, 1, 1): per channel
 ours = gaussian_bin_likelihood(*args64, scale_bound=bound)
 lib = gc.likelihood(*args64)
 assert torch.allclose(ours, lib, rtol=1e-6, atol=1e-12)
-print(f"max |difference| {float((ours - lib).abs().max()):.1e}; "
-      f"sigma (after the bound {bound:.2f}) ranges from {float(a['scales'].clamp_min(bound).min()):.2f} "
-      f"to {float(a['scales'].max()):.2f}")
+print(f"max |difference| {float((ours - lib).abs().max()):.1e}; bound {float(bound.min()):.2f} "
+      f"to {float(bound.max()):.2f}; sigma (after it) ranges from "
+      f"{float(args64[1].clamp_min(bound).min()):.2f} to {float(a['scales'].max()):.2f}")
 
 # %% [markdown]
 # The raw output of $h_s$ for the scales may be negative; the bound makes those elements simply
@@ -279,7 +279,7 @@ print(f"max |difference| {float((ours - lib).abs().max()):.1e}; "
 # %%
 bits_map = -torch.log2(a["lik_y"])[0]                             # (M, h, w)
 top_c = int(bits_map.sum((1, 2)).argmax())
-sigma_map = a["scales"][0].clamp_min(bound).mean(0)
+sigma_map = a["scales"].clamp_min(bound)[0].mean(0)                   # (h, w)
 H_img, W_img = img.size[1], img.size[0]
 h, w = -(-H_img // 16), -(-W_img // 16)                           # latent positions inside the image
 maps = [(sigma_map, r"mean scale $\sigma$"), (a["means"][0, top_c], rf"mean $\mu$, channel {top_c}"),
@@ -437,8 +437,9 @@ def slice_bits(model, x):
             s, m = s + d_s, m + d_m
         q = torch.round(y[:, part] - m)                       # the integers the coder writes
         y_hat.append(q + m)
+        b = model.gaussian_conditional.bound_for(scales_h)   # one, or one per channel
         bits.append(float(-torch.log2(gaussian_bin_likelihood(
-            q + m, s, m, scale_bound=float(model.gaussian_conditional.scale_bound))).sum()))
+            q + m, s, m, scale_bound=b if b.numel() == 1 else b[:, part])).sum()))
     return np.array(bits)
 
 

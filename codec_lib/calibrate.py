@@ -14,6 +14,11 @@ so the decoder uses the encoder's), which makes it a choice made once per model:
     model.gaussian_conditional.scale_bound               # now ``bound``; ``codec-lib export
                                                          # --tune-bound FOLDER`` does this
 
+Channels differ (some carry texture, some are almost always zero), so the bound may also be
+one per channel: the rate is a sum over channels and ``y_hat`` depends on none of them, so
+giving each channel the candidate with the fewest bits on its own latents is the best
+per-channel choice (``tune_scale_bound(..., per_channel=True)``, the default for the models
+that allow it; a channel-conditional model codes slices of channels and keeps one bound).
 The choice minimizes the model's own rate estimate (``-sum log2 likelihoods``, the same one
 training minimizes) over ``bounds``; the real bytes follow it (measured on Kodak, README).
 """
@@ -22,40 +27,74 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from .evaluate import estimate_bits
+from .evaluate import likelihoods
 
-__all__ = ["BOUNDS", "rate_by_bound", "tune_scale_bound"]
+__all__ = ["BOUNDS", "bits_by_bound", "rate_by_bound", "tune_scale_bound"]
 
 # candidates, from CompressAI's 0.11 up; a trained mean-scale model's best lies inside
 BOUNDS = (0.11, 0.13, 0.15, 0.17, 0.19, 0.21, 0.23, 0.25, 0.28, 0.31, 0.35, 0.4)
 
 
-@torch.no_grad()
-def rate_by_bound(model, images: list[Image.Image], bounds=BOUNDS) -> dict[float, float]:
-    """Estimated bits (:func:`codec_lib.evaluate.estimate_bits`) of ``images``, each cropped to
-    a multiple of 64 pixels (no padded latents), for each bound."""
+def _crops(images: list[Image.Image]) -> list[Image.Image]:
     crops = [img.crop((0, 0, img.width // 64 * 64, img.height // 64 * 64)) for img in images
              if img.width >= 64 and img.height >= 64]
     if not crops:
         raise ValueError("no image of at least 64x64 pixels to tune the scale bound on")
+    return crops
+
+
+@torch.no_grad()
+def bits_by_bound(model, images: list[Image.Image], bounds=BOUNDS) -> dict:
+    """For each bound (a float, or one per channel), the estimated bits of ``images`` (each
+    cropped to a multiple of 64 pixels: no padded latents): ``{bound: (y_bits (M,), rest)}``,
+    ``y``'s bits per channel and those of everything else (``z``), from the model's own
+    ``likelihoods`` (:func:`codec_lib.evaluate.likelihoods`, as :func:`~codec_lib.evaluate.estimate_bits`)."""
+    crops = _crops(images)
     gc = model.gaussian_conditional
     kept = gc.scale_bound.clone()
-    bits = {}
+    out = {}
     try:
         for b in bounds:
-            gc.scale_bound.fill_(b)
-            bits[b] = sum(estimate_bits(model, img) for img in crops)
+            gc.set_scale_bound(b)
+            y_bits, rest = 0.0, 0.0
+            for img in crops:
+                lik = likelihoods(model, img)
+                y_bits = y_bits + (-torch.log2(lik["y"].double())).sum((0, 2, 3)).cpu()   # (M,)
+                rest += sum(float(-torch.log2(v.double()).sum()) for k, v in lik.items() if k != "y")
+            out[b] = (y_bits, rest)
     finally:
-        gc.scale_bound.copy_(kept)
-    return bits
+        gc.set_scale_bound(kept)
+    return out
 
 
-def tune_scale_bound(model, images: list[Image.Image], bounds=BOUNDS) -> tuple[float, dict]:
+def rate_by_bound(model, images: list[Image.Image], bounds=BOUNDS) -> dict[float, float]:
+    """Estimated bits of ``images`` (as :func:`bits_by_bound`, summed) for each bound."""
+    return {b: float(y.sum()) + rest for b, (y, rest) in bits_by_bound(model, images, bounds).items()}
+
+
+def tune_scale_bound(model, images: list[Image.Image], bounds=BOUNDS,
+                     per_channel: bool | None = None) -> tuple[float | list[float], dict]:
     """Set ``model``'s scale bound to the one of ``bounds`` with the fewest estimated bits on
-    ``images``; return it and each bound's rate relative to the model's bound before."""
-    before = round(float(model.gaussian_conditional.scale_bound), 6)
-    bits = rate_by_bound(model, images, tuple(sorted({*bounds, before})))
-    best = min(bits, key=bits.get)
-    model.gaussian_conditional.scale_bound.fill_(best)
+    ``images``, or, ``per_channel``, each channel's own best of them (the default where the
+    model allows it: ``model.per_channel_bound``). Returns it (a float, or a list of M) and
+    each candidate's rate relative to the model's bound before (``"per channel"``: the chosen
+    per-channel bounds)."""
+    gc = model.gaussian_conditional
+    if per_channel is None:
+        per_channel = getattr(model, "per_channel_bound", False)
+    before = gc.scale_bound.clone()
+    bits = bits_by_bound(model, images, tuple(sorted(set(bounds))) + (before,))
+    y0, rest0 = bits.pop(before)
+    total = lambda yr: float(yr[0].sum()) + yr[1]                         # noqa: E731
+    rel = {b: total(yr) / total((y0, rest0)) for b, yr in bits.items()}
+    if per_channel:
+        cands = list(bits)
+        per = torch.stack([bits[b][0] for b in cands])                    # (len(bounds), M)
+        best = [cands[i] for i in per.argmin(0).tolist()]
+        rest = bits[cands[0]][1]                                          # z: no bound
+        rel["per channel"] = (float(per.min(0).values.sum()) + rest) / total((y0, rest0))
+    else:
+        best = min(rel, key=rel.get)
+    gc.set_scale_bound(best)
     model.update_tables()
-    return best, {b: bits[b] / bits[before] for b in bits}
+    return best, rel

@@ -66,12 +66,22 @@ class SliceParams(nn.Module):
         return scales_h + d_scale, means_h + d_mean
 
 
+def _one_scale_bound(module, state_dict, prefix, *args) -> None:
+    """The Gaussian codes a slice of channels at a time: a parent's bound per channel (chapter
+    5) becomes one, their median (``load_state_dict`` hook)."""
+    b = state_dict.get(prefix + "gaussian_conditional.scale_bound")
+    if b is not None and b.numel() > 1:
+        state_dict[prefix + "gaussian_conditional.scale_bound"] = b.median().reshape(1)
+
+
 class ChannelContextHyperprior(MeanScaleHyperprior):
     """Mean-scale hyperprior with a channel-conditional entropy model (Minnen & Singh, ICIP 2020,
     without spatial context and latent residual prediction); see the module docstring.
 
     ``slices`` must divide ``M``; ``hidden`` is the width of each slice's parameter network.
     """
+
+    per_channel_bound = False   # the Gaussian codes a slice of channels at a time: one bound
 
     def __init__(self, N: int = 128, M: int = 192, act: str = "gdn", synthesis: str = "deep",
                  slices: int = 6, hidden: int = 32):
@@ -81,6 +91,7 @@ class ChannelContextHyperprior(MeanScaleHyperprior):
         self.slices, self.hidden = slices, hidden
         w = M // slices
         self.cc = nn.ModuleList([SliceParams(w, k * w, hidden) for k in range(1, slices)])
+        self.register_load_state_dict_pre_hook(_one_scale_bound)
 
     @classmethod
     def from_parent(cls, parent: MeanScaleHyperprior, slices: int = 6,

@@ -178,8 +178,11 @@ def models_markdown() -> str:
         syn = "" if e.get("synthesis", "deep") == "deep" else f", {e['synthesis']} g_s"
         if e.get("objective", "mse") != "mse":
             syn += f", {e['objective']}"
-        if e.get("scale_bound", SCALE_BOUND) != SCALE_BOUND:  # tuned: codec_lib.calibrate
-            syn += f", σ ≥ {e['scale_bound']:g}"
+        b = e.get("scale_bound", SCALE_BOUND)                 # tuned: codec_lib.calibrate
+        if isinstance(b, list):
+            syn += f", σ ≥ {min(b):g} to {max(b):g} per channel"
+        elif b != SCALE_BOUND:
+            syn += f", σ ≥ {b:g}"
         star = " (default)" if (default.get("model"), default.get("quality")) == (e["name"], e["quality"]) else ""
         kodak = (f"{k['bpp']:.3f}, {k['psnr']:.2f} dB, {k['ms_ssim']:.4f}" if k else
                  "video: see BasketballPass" if e.get("kind") == "video" else "not evaluated")

@@ -91,10 +91,13 @@ def _tune_bound(model, folder: str) -> dict:
         bound, rel = tune_scale_bound(model, images)
     except (OSError, ValueError) as e:
         raise UsageError(f"--tune-bound {folder}: {e}") from None
-    print(f"scale bound {bound:g}: estimated rate {rel[bound] - 1:+.2%} on {len(images)} images of {folder}")
+    per = isinstance(bound, list)
+    show = f"{min(bound):g} to {max(bound):g} per channel" if per else f"{bound:g}"
+    print(f"scale bound {show}: estimated rate {rel['per channel' if per else bound] - 1:+.2%}"
+          f" on {len(images)} images of {folder}")
     where = "/".join(Path(folder).resolve().parts[-2:])
     return {"value": bound, "tuned_on": f"{where} ({len(images)} images)",
-            "rate": {f"{b:g}": round(r, 4) for b, r in rel.items()}}
+            "rate": {b if isinstance(b, str) else f"{b:g}": round(r, 4) for b, r in rel.items()}}
 
 
 def cmd_export(a) -> None:

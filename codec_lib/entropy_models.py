@@ -86,11 +86,11 @@ class _TabledModel(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         present = []
-        for name in ("_quantized_cdf", "_cdf_length", "_offset", "scale_table"):   # vary in size
-            if prefix + name in state_dict and name in self._buffers:
+        for name in ("_quantized_cdf", "_cdf_length", "_offset", "scale_table", "scale_bound"):
+            if prefix + name in state_dict and name in self._buffers:        # (vary in size)
                 self._buffers[name] = torch.empty_like(state_dict[prefix + name],
                                                        device=getattr(self, name).device)
-                if name != "scale_table":
+                if name not in ("scale_table", "scale_bound"):
                     present.append(state_dict[prefix + name].numel() > 0)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._tables_cache, self._tables_key = None, None
@@ -253,8 +253,9 @@ class GaussianConditional(_TabledModel):
     and in coding alike. It is a coding choice as much as a learned one: a latent the model
     predicts as certain (``sigma`` far below the bound) but that is not zero costs 18 bits and
     more, so a larger bound can save bits at no loss in quality
-    (:func:`codec_lib.calibrate.tune_scale_bound` picks it on validation images). Checkpoints
-    written before it existed load with CompressAI's 0.11, the table's first entry.
+    (:func:`codec_lib.calibrate.tune_scale_bound` picks it on validation images). It holds one
+    value for all latents, shape (1,), or one per channel, shape (M,). Checkpoints written
+    before it existed load with CompressAI's 0.11, the table's first entry.
     """
 
     def __init__(self, scale_table: torch.Tensor | None = None, scale_bound: float = SCALE_BOUND,
@@ -269,10 +270,27 @@ class GaussianConditional(_TabledModel):
     def _table_inputs(self):
         return [self.scale_table]
 
+    def set_scale_bound(self, bound) -> None:
+        """One bound (a float) or one per channel (a sequence or tensor of M values)."""
+        b = torch.as_tensor(bound, dtype=torch.float32).reshape(-1)
+        if b.numel() == 0 or not bool(torch.all(b > 0)):
+            raise ValueError("the scale bound must be positive")
+        self.scale_bound = b.to(self.scale_bound.device)
+
+    def bound_for(self, scales: torch.Tensor) -> torch.Tensor:
+        """``scale_bound`` shaped to broadcast against ``scales`` (B, C, ...)."""
+        b = self.scale_bound
+        if b.numel() == 1:
+            return b
+        if scales.dim() < 2 or scales.shape[1] != b.numel():
+            raise ValueError(f"a scale bound per channel ({b.numel()}) does not fit scales of "
+                             f"shape {tuple(scales.shape)}")
+        return b.view(1, -1, *[1] * (scales.dim() - 2))                   # (1, C, 1, 1)
+
     def likelihood(self, y_hat: torch.Tensor, scales: torch.Tensor,
                    means: torch.Tensor | None = None) -> torch.Tensor:
         v = torch.abs(y_hat - means if means is not None else y_hat)
-        s = lower_bound(scales, self.scale_bound)
+        s = lower_bound(scales, self.bound_for(scales))
         lik = _std_normal_cdf((0.5 - v) / s) - _std_normal_cdf((-0.5 - v) / s)   # symmetric: use |v|
         return lower_bound(lik, LIKELIHOOD_BOUND)
 
@@ -306,7 +324,7 @@ class GaussianConditional(_TabledModel):
         exactly the table's values (a bound within float32 rounding of the first entry is it).
         """
         table = self.scale_table.to(scales.dtype)
-        b = self.scale_bound.to(scales.dtype)
+        b = self.bound_for(scales).to(scales.dtype)
         b = torch.where((b - table[0]).abs() <= 1e-6 * table[0], table[:1], b)
         return torch.bucketize(torch.maximum(scales, b).contiguous(), table[:-1]).int()
 

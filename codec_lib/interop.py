@@ -48,8 +48,8 @@ def from_compressai(model) -> CompressionModel:
     theirs = model.state_dict()
     sd = {k: v for k, v in theirs.items() if not k.endswith(_THEIRS_ONLY)
           and not (k.endswith("scale_table") and v.numel() == 0)}   # not updated: use ours
-    sd.update({k.replace("lower_bound_scale.bound", "scale_bound"): v for k, v in theirs.items()
-               if k.endswith("lower_bound_scale.bound")})          # the bound it codes with
+    sd.update({k.replace("lower_bound_scale.bound", "scale_bound"): v.reshape(-1) for k, v in
+               theirs.items() if k.endswith("lower_bound_scale.bound")})   # the bound it codes with
     if any(sd[k].numel() == 0 for k in sd if k.endswith("_quantized_cdf")):
         sd = {k: v for k, v in sd.items() if not k.endswith(("_quantized_cdf", "_cdf_length", "_offset"))}
         ours.load_state_dict(sd, strict=False)          # tables get built on first use
@@ -70,8 +70,12 @@ def to_compressai(model: CompressionModel):
     if missing:
         raise ValueError(f"cannot map to CompressAI: {sorted(missing)[:3]} have no counterpart")
     sd.update({k: v.clone() for k, v in ours.items()})
-    sd.update({k.replace("scale_bound", "lower_bound_scale.bound"): v.clone()   # the bound it
-               for k, v in ours.items() if k.endswith("gaussian_conditional.scale_bound")})  # uses
+    if hasattr(model, "gaussian_conditional"):       # the bound it codes with: (1,) or (1, M, 1, 1)
+        b = model.gaussian_conditional.scale_bound
+        b = b.clone() if b.numel() == 1 else b.view(1, -1, 1, 1).clone()
+        theirs.gaussian_conditional.lower_bound_scale.bound = b
+        theirs.gaussian_conditional.scale_bound = model.gaussian_conditional.scale_bound.clone()
+        sd["gaussian_conditional.lower_bound_scale.bound"] = b
     theirs.load_state_dict(sd)                           # CompressAI resizes its table buffers
     return theirs.eval()
 

@@ -63,7 +63,7 @@ def lower_bound(x: torch.Tensor, bound: torch.Tensor | float) -> torch.Tensor:
     (a plain ``clamp_min`` stops it: a latent whose predicted scale sits on the bound could never
     get a wider one; CompressAI and TensorFlow Compression bound the same way)."""
     b = bound.to(x.device, x.dtype) if isinstance(bound, torch.Tensor) else x.new_full((1,), bound)
-    return _LowerBoundFn.apply(x, b.reshape(1))      # new_full: no host-to-device copy on a GPU
+    return _LowerBoundFn.apply(x, b if b.dim() else b.reshape(1))   # new_full: no host copy
 
 
 class _LowerBoundFn(torch.autograd.Function):

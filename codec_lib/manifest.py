@@ -121,6 +121,12 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def bound_record(bound: torch.Tensor) -> float | list[float]:
+    """A Gaussian scale bound as the manifest shows it: one number, or one per channel."""
+    values = [round(v, 6) for v in bound.reshape(-1).tolist()]
+    return values[0] if len(values) == 1 else values
+
+
 def register(path: str | os.PathLike, training: dict | None = None, default: bool = False,
              extra: dict | None = None) -> dict:
     """Add (or replace) the manifest entries of a checkpoint that lies in the checkpoint folder
@@ -139,7 +145,7 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
             "M": obj["M"], "synthesis": obj.get("synthesis", "deep"), "quality": quality,
             "lmbda": model.lmbda, "file": path.name, "sha256": sha256_file(path),
             "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size, **(
-                {"scale_bound": round(float(model.gaussian_conditional.scale_bound), 6)}
+                {"scale_bound": bound_record(model.gaussian_conditional.scale_bound)}
                 if hasattr(model, "gaussian_conditional") else {}),
             "training": training or obj.get("meta", {}).get("training", {}), **(extra or {})})
     man = read_manifest(folder)

@@ -186,6 +186,7 @@ class ScaleHyperprior(CompressionModel):
     """
 
     downsampling = 64
+    per_channel_bound = True    # the Gaussian's scale bound may be one per channel of y
 
     def __init__(self, N: int = 128, M: int = 192, act: str = "gdn", synthesis: str = "deep"):
         super().__init__()

@@ -179,8 +179,8 @@ def init_from(model: CompressionModel, checkpoint: str, verbose: bool = True) ->
     from .zoo import TABLE_KEYS, load_weights
     src = load_weights(checkpoint)                 # its stored tables too (not the default ones)
     own = model.state_dict()
-    same = {k: v for k, v in src.items()            # tables of any shape: the file's own
-            if k in own and (own[k].shape == v.shape or k.endswith(TABLE_KEYS))}
+    same = {k: v for k, v in src.items()            # tables and bounds of any shape: the file's
+            if k in own and (own[k].shape == v.shape or k.endswith(TABLE_KEYS + ("scale_bound",)))}
     model.load_state_dict(same, strict=False)
     fresh = sorted(k for k in own if k not in same and not k.endswith(TABLE_KEYS))
     if verbose:

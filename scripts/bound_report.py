@@ -2,11 +2,13 @@
 
 Each model (each rate of ``--models``) codes every image twice, with its own scale bound (as
 installed: chosen on BSDS500 val by ``codec-lib export --tune-bound``) and with CompressAI's
-0.11; the decoded images must be identical (the bound moves only the rate)::
+0.11, and, where the installed bound is one per channel, a third time with the best single
+bound of the same tuning (from the manifest's record of it); the decoded images must be
+identical (the bound moves only the rate)::
 
     python scripts/bound_report.py "$CODEC_LIB_DATA/kodak" --json data/results/scale-bound.json
 
-prints per rate the bound, the bytes with 0.11 and with it, and the BD-rate between the two
+prints per rate the bound, the bytes with 0.11 and with it, and the BD-rates between the
 curves (PSNR), and writes them to ``--json``. About 1 s per image and rate on two cores.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from codec_lib import zoo  # noqa: E402
 from codec_lib.bdrate import bd_rate  # noqa: E402
 from codec_lib.codec import encode_image  # noqa: E402
 from codec_lib.data import eval_images  # noqa: E402
+from codec_lib.manifest import bound_record  # noqa: E402
 from codec_lib.metrics import psnr  # noqa: E402
 
 
@@ -37,24 +40,46 @@ def measure(name: str, images, progress: bool = True) -> dict:
     rows = []
     for q in entry["qualities"]:
         model = zoo.load_model(name, q)
-        plain = copy.deepcopy(model)
-        plain.gaussian_conditional.scale_bound.fill_(0.11)
-        n = {"plain": 0, "tuned": 0}
+        models = {"plain": 0.11, "single": _best_single(zoo.resolve(name, q), model)}
+        models = {k: _with_bound(model, b) for k, b in models.items() if b is not None}
+        models["tuned"] = model
+        n = dict.fromkeys(models, 0)
         pixels, quality = 0, []
         for img_name, img in tqdm(images, desc=f"{name} q{q}", disable=not progress):
-            a, b = encode_image(img, plain), encode_image(img, model)
-            if not np.array_equal(np.asarray(a.x_hat), np.asarray(b.x_hat)):
+            enc = {k: encode_image(img, m) for k, m in models.items()}
+            if any(not np.array_equal(np.asarray(e.x_hat), np.asarray(enc["tuned"].x_hat))
+                   for e in enc.values()):
                 raise SystemExit(f"{img_name}: the bound changed the decoded image")
-            n["plain"] += len(a.data)
-            n["tuned"] += len(b.data)
+            for k, e in enc.items():
+                n[k] += len(e.data)
             pixels += img.width * img.height
-            quality.append(psnr(img.convert("RGB"), b.x_hat))
-        rows.append({"quality": q, "bound": round(float(model.gaussian_conditional.scale_bound), 6),
+            quality.append(psnr(img.convert("RGB"), enc["tuned"].x_hat))
+        rows.append({"quality": q, "bound": bound_record(model.gaussian_conditional.scale_bound),
                      "bpp_0.11": 8 * n["plain"] / pixels, "bpp": 8 * n["tuned"] / pixels,
-                     "psnr": float(np.mean(quality)), "bytes_ratio": n["tuned"] / n["plain"]})
+                     "psnr": float(np.mean(quality)), "bytes_ratio": n["tuned"] / n["plain"], **(
+                         {"single_bound": bound_record(
+                             models["single"].gaussian_conditional.scale_bound),
+                          "bpp_single": 8 * n["single"] / pixels} if "single" in n else {})})
     curve = lambda key: [{"bpp": r[key], "psnr": r["psnr"]} for r in rows]   # noqa: E731
+    single = len(rows) > 1 and all("bpp_single" in r for r in rows)
     return {"model": name, "rates": rows,
-            "bd_rate": bd_rate(curve("bpp_0.11"), curve("bpp")) if len(rows) > 1 else None}
+            "bd_rate": bd_rate(curve("bpp_0.11"), curve("bpp")) if len(rows) > 1 else None,
+            **({"bd_rate_vs_single": bd_rate(curve("bpp_single"), curve("bpp"))} if single else {})}
+
+
+def _with_bound(model, bound: float):
+    other = copy.deepcopy(model)
+    other.gaussian_conditional.set_scale_bound(bound)
+    return other
+
+
+def _best_single(entry: dict, model) -> float | None:
+    """For a bound per channel, the best single bound of the same tuning (manifest record)."""
+    if model.gaussian_conditional.scale_bound.numel() == 1:
+        return None
+    rates = entry.get("training", {}).get("scale_bound", {}).get("rate", {})
+    single = {float(k): v for k, v in rates.items() if k[:1].isdigit()}
+    return min(single, key=single.get) if single else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,10 +99,17 @@ def main(argv: list[str] | None = None) -> int:
            "images": len(images), "results": [measure(m, images) for m in a.models]}
     for r in out["results"]:
         for x in r["rates"]:
-            print(f"{r['model']} q{x['quality']}: bound {x['bound']:.2f}, {x['bpp_0.11']:.4f} -> "
-                  f"{x['bpp']:.4f} bpp ({x['bytes_ratio'] - 1:+.2%}), {x['psnr']:.2f} dB either way")
+            b = x["bound"]
+            b = f"{min(b):.2f} to {max(b):.2f} per channel" if isinstance(b, list) else f"{b:.2f}"
+            single = (f" (single best bound {x['single_bound']:.2f}: {x['bpp_single']:.4f})"
+                      if "bpp_single" in x else "")
+            print(f"{r['model']} q{x['quality']}: bound {b}, {x['bpp_0.11']:.4f} -> {x['bpp']:.4f}"
+                  f" bpp ({x['bytes_ratio'] - 1:+.2%}){single}, {x['psnr']:.2f} dB either way")
         if r["bd_rate"] is not None:
             print(f"{r['model']}: BD-rate of the tuned bound against 0.11: {r['bd_rate']:+.2f} %")
+        if "bd_rate_vs_single" in r:
+            print(f"{r['model']}: BD-rate of the bounds per channel against the single best: "
+                  f"{r['bd_rate_vs_single']:+.2f} %")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
     return 0

@@ -37,7 +37,7 @@ def test_tuning_the_bound_saves_bytes_and_leaves_the_image_alone(shipped_model, 
     model = copy.deepcopy(plain)
     images = [img for _, img in photos]
     bits = rate_by_bound(model, images[:2], (0.11, 0.2, 0.3))
-    bound, rel = tune_scale_bound(model, images[:2], (0.11, 0.2, 0.3))
+    bound, rel = tune_scale_bound(model, images[:2], (0.11, 0.2, 0.3), per_channel=False)
     assert bound == min(bits, key=bits.get) and rel[0.11] == 1.0
     assert float(model.gaussian_conditional.scale_bound) == pytest.approx(bound)
     img = images[3].crop((0, 0, 256, 192))
@@ -48,6 +48,53 @@ def test_tuning_the_bound_saves_bytes_and_leaves_the_image_alone(shipped_model, 
     assert np.array_equal(np.asarray(decode_image(after.data, model=model)), np.asarray(after.x_hat))
     with pytest.raises(ValueError, match="64x64"):
         rate_by_bound(model, [img.crop((0, 0, 40, 40))])
+
+
+def test_a_bound_per_channel_beats_the_best_single_one_and_codes_the_same_image(shipped_model,
+                                                                             photos):
+    """The rate is a sum over channels and y_hat depends on no bound: each channel's own best
+    candidate is at least as good as the best single bound, on the tuning images."""
+    model = copy.deepcopy(shipped_model)
+    model.gaussian_conditional.set_scale_bound(0.11)
+    images = [img for _, img in photos][:2]
+    single = rate_by_bound(model, images, (0.11, 0.2, 0.3))
+    bound, rel = tune_scale_bound(model, images, (0.11, 0.2, 0.3), per_channel=True)
+    gc = model.gaussian_conditional
+    assert len(bound) == model.M and set(bound) <= {0.11, 0.2, 0.3}
+    assert gc.scale_bound.shape == (model.M,)
+    assert rel["per channel"] <= min(v for k, v in rel.items() if k != "per channel")
+    assert rate_by_bound(model, images, (gc.scale_bound.clone(),)).popitem()[1] <= min(single.values())
+    x = photos[-1][1].crop((0, 0, 192, 128))
+    plain = copy.deepcopy(model)
+    plain.gaussian_conditional.set_scale_bound(0.11)
+    enc = encode_image(x, model)
+    assert np.array_equal(np.asarray(enc.x_hat), np.asarray(encode_image(x, plain).x_hat))
+    assert np.array_equal(np.asarray(decode_image(enc.data, model=model)), np.asarray(enc.x_hat))
+    with pytest.raises(ValueError, match="per channel"):       # scales of another width
+        gc.likelihood(torch.zeros(1, 4, 2, 2), torch.ones(1, 4, 2, 2))
+
+
+def test_a_bound_per_channel_is_saved_listed_and_understood_by_compressai(shipped_model, photos,
+                                                                        tmp_path):
+    model = copy.deepcopy(shipped_model)
+    bounds = torch.linspace(0.11, 0.3, model.M)
+    model.gaussian_conditional.set_scale_bound(bounds)
+    zoo.save_checkpoint(model, tmp_path / "m.pt", "m", 4, 0.025)
+    loaded = zoo.load_checkpoint(tmp_path / "m.pt")                 # a (1,) buffer resized to (M,)
+    assert torch.equal(loaded.gaussian_conditional.scale_bound, bounds)
+    assert zoo.weights_hash(loaded) == zoo.weights_hash(model)
+    from codec_lib.manifest import bound_record
+    assert bound_record(bounds) == [round(v, 6) for v in bounds.tolist()]
+    assert bound_record(torch.tensor([0.2])) == 0.2
+    from codec_lib.channel_context import ChannelContextHyperprior
+    cc = ChannelContextHyperprior.from_parent(model)               # slices: one bound for all
+    assert cc.gaussian_conditional.scale_bound.numel() == 1
+    pytest.importorskip("compressai")
+    from codec_lib.data import to_tensor
+    from codec_lib.interop import from_compressai, same_likelihoods, to_compressai
+    theirs = to_compressai(model)
+    assert same_likelihoods(model, theirs, to_tensor(photos[0][1].crop((0, 0, 128, 128))))
+    assert torch.equal(from_compressai(theirs).gaussian_conditional.scale_bound, bounds)
 
 
 def test_the_bound_travels_with_the_weights(shipped_model, tmp_path):
@@ -92,7 +139,9 @@ def test_export_tune_bound_records_the_choice(tiny_zoo, tmp_path, capsys):
                  "--tune-bound", str(folder)]) == 0
     assert "scale bound" in capsys.readouterr().out
     e = torch.load(out, map_location="cpu", weights_only=False)["meta"]["training"]["scale_bound"]
-    assert e["tuned_on"].endswith("val (2 images)") and str(e["value"]) in json.dumps(e["rate"])
+    assert e["tuned_on"].endswith("val (2 images)") and len(e["value"]) == 24    # one per channel
+    assert set(e["value"]) <= {float(k) for k in e["rate"] if k != "per channel"}
+    assert e["rate"]["per channel"] <= min(e["rate"].values())
     assert main(["export", str(run), str(tmp_path / "u.pt"), "--name", "t", "--quality", "1",
                  "--tune-bound", str(tmp_path / "nope")]) == 1
     assert "no such folder" in capsys.readouterr().err and not (tmp_path / "u.pt").exists()
@@ -112,6 +161,13 @@ def test_bound_report_measures_real_bytes_at_both_bounds(tiny_zoo, script, tmp_p
         assert zoo.resolve("tuned-ms", 1)["scale_bound"] == 0.3        # the manifest records it
         assert "mean-scale, σ ≥ 0.3, 16, 24" in models_markdown()
         assert "σ" not in next(r for r in models_markdown().splitlines() if "`tiny-ms`" in r)
+        man = json.loads((tiny_zoo / "manifest.json").read_text())
+        e = next(e for e in man["models"] if e["name"] == "tuned-ms")
+        e["scale_bound"] = [0.13, 0.3, 0.17]                            # one per channel
+        (tiny_zoo / "manifest.json").write_text(json.dumps(man))
+        assert "mean-scale, σ ≥ 0.13 to 0.3 per channel, 16, 24" in models_markdown()
+        e["scale_bound"] = 0.3
+        (tiny_zoo / "manifest.json").write_text(json.dumps(man))
         out = tmp_path / "b.json"
         assert report.main(["--models", "tuned-ms", "--limit", "1", "--json", str(out)]) == 0
         r = json.loads(out.read_text())["results"][0]["rates"][0]
@@ -125,3 +181,26 @@ def test_bound_report_measures_real_bytes_at_both_bounds(tiny_zoo, script, tmp_p
         man["models"] = [e for e in man["models"] if e["name"] != "tuned-ms"]
         (tiny_zoo / "manifest.json").write_text(json.dumps(man))
         (tiny_zoo / "tuned.pt").unlink()
+
+
+def test_bound_report_compares_bounds_per_channel_with_the_best_single_one(tiny_zoo, script,
+                                                                           tmp_path, capsys):
+    report = script("bound_report")
+    model = zoo.load_model("tiny-ms", 1)
+    model.gaussian_conditional.set_scale_bound([0.2, 0.3] * (model.M // 2))   # as if tuned
+    zoo.save_checkpoint(model, tiny_zoo / "pc.pt", "pc-ms", 1, 0.01)
+    rate = {"0.11": 1.0, "0.2": 0.98, "0.3": 0.99, "per channel": 0.97}     # the tuning's record
+    zoo.register(tiny_zoo / "pc.pt", training={"command": "test", "steps": 20, "device": "cpu",
+                                               "scale_bound": {"value": 0, "rate": rate}})
+    try:
+        out = tmp_path / "b.json"
+        assert report.main(["--models", "pc-ms", "--limit", "1", "--json", str(out)]) == 0
+        r = json.loads(out.read_text())["results"][0]["rates"][0]
+        assert r["bound"] == [0.2, 0.3] * (model.M // 2) and r["single_bound"] == 0.2
+        assert r["bpp_single"] > 0 and r["bpp"] > 0
+        assert "bound 0.20 to 0.30 per channel" in capsys.readouterr().out
+    finally:
+        man = json.loads((tiny_zoo / "manifest.json").read_text())
+        man["models"] = [e for e in man["models"] if e["name"] != "pc-ms"]
+        (tiny_zoo / "manifest.json").write_text(json.dumps(man))
+        (tiny_zoo / "pc.pt").unlink()
