@@ -29,7 +29,7 @@ from PIL import Image
 
 from .evaluate import likelihoods
 
-__all__ = ["BOUNDS", "bits_by_bound", "rate_by_bound", "tune_scale_bound"]
+__all__ = ["BOUNDS", "bits_by_bound", "rate_by_bound", "tune_scale_bound", "tune_video_bounds"]
 
 # candidates, from CompressAI's 0.11 up; a trained mean-scale model's best lies inside
 BOUNDS = (0.11, 0.13, 0.15, 0.17, 0.19, 0.21, 0.23, 0.25, 0.28, 0.31, 0.35, 0.4)
@@ -98,3 +98,54 @@ def tune_scale_bound(model, images: list[Image.Image], bounds=BOUNDS,
     gc.set_scale_bound(best)
     model.update_tables()
     return best, rel
+
+
+@torch.no_grad()
+def tune_video_bounds(model, intras: list, x: torch.Tensor, bounds=BOUNDS) -> dict:
+    """Set the scale bounds of a P-frame codec's Gaussians (its motion coder's, and its residual
+    coder's or its frame coder's), one per channel, each shared by all its rates: the candidate
+    with the fewest estimated bits over clips ``x (B, T, 3, H, W)`` coded low-delay at every rate
+    (frame 0 by ``intras[k]``, then each P-frame from the codec's own output, as
+    :func:`codec_lib.video_train.evaluate_video_loss`). The frames are the same whatever the
+    bounds, so the chain is decoded once. Returns per Gaussian (its likelihoods' key) the
+    bounds chosen and the rate relative to the bounds before."""
+    from .video_train import _to_8bit
+    was_training = model.training
+    model.eval()
+    gcs = {"motion_y": model.motion_coder.gaussian_conditional}
+    gcs.update({"residual_y": model.residual_coder.gaussian_conditional}
+               if model.coding == "residual" else {"y": model.gaussian_conditional})
+    steps = []                                               # (rate, frame, reference)
+    for k in range(len(model.lmbdas)):
+        model.set_rate(k)
+        ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])
+        for t in range(1, x.shape[1]):
+            steps.append((k, t, ref))
+            ref = _to_8bit(model(x[:, t], ref)["x_hat"])
+
+    def channel_bits() -> dict[str, torch.Tensor]:          # {key: (M,)} over all steps
+        out = dict.fromkeys(gcs, 0.0)
+        for k, t, ref in steps:
+            model.set_rate(k)
+            lik = model(x[:, t], ref)["likelihoods"]
+            for key in gcs:
+                out[key] = out[key] + (-torch.log2(lik[key].double())).sum((0, 2, 3))
+        return out
+
+    rate = model.rate
+    before = channel_bits()
+    per = []                                                 # per candidate: {key: (M,)}
+    for b in bounds:
+        for gc in gcs.values():
+            gc.set_scale_bound(b)
+        per.append(channel_bits())
+    record = {}
+    for key, gc in gcs.items():
+        table = torch.stack([p[key] for p in per])            # (len(bounds), M)
+        gc.set_scale_bound([bounds[i] for i in table.argmin(0).tolist()])
+        record[key] = {"value": [round(float(v), 6) for v in gc.scale_bound],
+                       "rate": round(float(table.min(0).values.sum() / before[key].sum()), 4)}
+    model.set_rate(rate)
+    model.update_tables()
+    model.train(was_training)
+    return record

@@ -146,7 +146,7 @@ def register(path: str | os.PathLike, training: dict | None = None, default: boo
             "lmbda": model.lmbda, "file": path.name, "sha256": sha256_file(path),
             "weights_hash": weights_hash(model).hex(), "bytes": path.stat().st_size, **(
                 {"scale_bound": bound_record(model.gaussian_conditional.scale_bound)}
-                if hasattr(model, "gaussian_conditional") else {}),
+                if hasattr(model, "gaussian_conditional") and obj.get("kind") != "video" else {}),
             "training": training or obj.get("meta", {}).get("training", {}), **(extra or {})})
     man = read_manifest(folder)
     man["models"] = [e for e in man["models"] if not (e["name"] == obj["name"] and e["quality"]

@@ -20,7 +20,7 @@ import os
 from .errors import ModelError
 from .models import CompressionModel
 
-__all__ = ["save_video_checkpoint", "video_model_from", "repoint_intra"]
+__all__ = ["save_video_checkpoint", "video_model_from", "repoint_intra", "tune_bounds"]
 
 
 def save_video_checkpoint(model: CompressionModel, path: str | os.PathLike, name: str,
@@ -72,3 +72,37 @@ def repoint_intra(path: str | os.PathLike) -> str:
         raise ModelError(f"{path} is not a video checkpoint")
     obj["intra"] = [model_ref(load_model(r["name"], r["quality"]), "intra") for r in obj["intra"]]
     return _write(obj, path)
+
+
+def tune_bounds(path: str | os.PathLike, folders: list[str], n: int = 16,
+                crop: int = 256) -> tuple[str, dict]:
+    """Tune the scale bounds of the P-frame Gaussians of the video checkpoint at ``path``
+    (:func:`codec_lib.calibrate.tune_video_bounds`: one per channel, shared by the rates) on
+    ``n`` synthetic pans of ``crop`` pixels across the photos of ``folders`` (the validation
+    clips of :mod:`codec_lib.video_data`: never the test video). The decoded frames do not
+    change, only the rate. Rewrites the file atomically, the choice recorded in its training
+    record; returns its new sha256 and the record (register it with :func:`codec_lib.zoo.register`)."""
+    import dataclasses
+    from pathlib import Path
+
+    import torch
+
+    from .calibrate import tune_video_bounds
+    from .video_data import val_clips
+    from .video_train import VideoTrainConfig
+    from .zoo import _pack_state, _unpack_state, _write, load_ref
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if obj.get("kind") != "video":
+        raise ModelError(f"{path} is not a video checkpoint")
+    model, _ = video_model_from(obj, _unpack_state(obj["state_dict"]), obj["qualities"][0])
+    intras = [load_ref(r, f"video model {obj['name']!r}", "intra") for r in obj["intra"]]
+    training = obj.get("meta", {}).get("training", {})
+    fields = {f.name for f in dataclasses.fields(VideoTrainConfig)}
+    cfg = VideoTrainConfig(**{k: v for k, v in training.get("config", {}).items() if k in fields})
+    cfg = dataclasses.replace(cfg, crop=crop)
+    record = tune_video_bounds(model, intras, val_clips(folders, cfg, n))
+    where = ", ".join("/".join(Path(f).resolve().parts[-2:]) for f in folders)
+    record = {"tuned_on": f"{where} ({n} pans of {crop} px, {cfg.chain} frames)", **record}
+    obj["state_dict"] = _pack_state(model, drop=("intra.",))
+    obj.setdefault("meta", {}).setdefault("training", {})["scale_bound"] = record
+    return _write(obj, path), record

@@ -39,6 +39,8 @@
 # intra references, the mean-scale-gan fine-tunes, the Kodak and screen-content results,
 # perception and video reports, then the README's figures must be updated by hand from data/results/
 # (`python scripts/stage_report.py` prints them, against the results `install` kept in runs/).
+# `dependents` and `video-install` tune the P-frame Gaussians' scale bounds of both video models on
+# pans of BSDS500 val (codec_lib.video_zoo.tune_bounds: one per channel, shared by the rates).
 # `dependents` only re-points the video models at the new intra models; their P-frame parts were
 # trained against older ones, so `video` continues both codecs from their shipped files for
 # MINUTES (lr $LR, a tenth for the last quarter; in $PRECISION too, the frozen intra models in
@@ -163,9 +165,15 @@ video-install)
         "$PY" -m codec_lib --threads 2 export-video "runs/v-$c-s$seed" "data/checkpoints/video-$c.pt" \
             --name "video-$c" --command "$(cat "runs/v-$c-s$seed.cmd")" --register --force
     done
-    "$PY" - <<'EOF'
+    "$PY" - "$D/bsds500/val" <<'EOF'
+import sys
 from codec_lib import zoo     # which intra models the P-frame parts were trained with: the
-for name in ("video-residual", "video-conditional"):   # note `dependents` extends later
+from codec_lib.video_zoo import tune_bounds     # note `dependents` extends later
+for name in ("video-residual", "video-conditional"):
+    _, rec = tune_bounds(zoo.checkpoint_dir() / f"{name}.pt", [sys.argv[1]], n=8)
+    print(name, "P-frame scale bounds tuned, estimated rate:",
+          {k: v["rate"] for k, v in rec.items() if k != "tuned_on"})
+    zoo.register(zoo.checkpoint_dir() / f"{name}.pt")
     for q in (2, 3, 4, 5):
         e = zoo.resolve("mean-scale", q)
         zoo.annotate(name, q, intra_note=f"the P-frame parts were last trained with mean-scale "
@@ -270,13 +278,17 @@ install-gpu)   # install-gpu FOLDER: the files of a `gpu_stage.sh run` (its file
     ;;
 dependents)
     K="$D/kodak"; cl() { "$PY" -m codec_lib --threads 1 "$@"; }
-    "$PY" - <<'EOF'
+    "$PY" - "$D/bsds500/val" <<'EOF'
+import sys
 from codec_lib import zoo
-from codec_lib.video_zoo import repoint_intra
+from codec_lib.video_zoo import repoint_intra, tune_bounds
 for name in ("video-residual", "video-conditional"):   # P-frame parts unchanged, notes kept
     notes = {e["quality"]: e.get("intra_note") for e in zoo.read_manifest()["models"]
              if e["name"] == name}
     print(name, repoint_intra(zoo.checkpoint_dir() / f"{name}.pt")[:16])
+    _, rec = tune_bounds(zoo.checkpoint_dir() / f"{name}.pt", [sys.argv[1]], n=8)
+    print(name, "P-frame scale bounds tuned, estimated rate:",
+          {k: v["rate"] for k, v in rec.items() if k != "tuned_on"})
     zoo.register(zoo.checkpoint_dir() / f"{name}.pt")
     for q, note in notes.items():
         steps = zoo.resolve("mean-scale", q)["training"]["total_steps"]

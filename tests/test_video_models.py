@@ -8,6 +8,7 @@ from PIL import Image
 
 from codec_lib import zoo
 from codec_lib.cli import main
+from codec_lib.data import sample_images
 from codec_lib.errors import ModelError
 from codec_lib.video_codec import decode_video, encode_video
 from codec_lib.video_format import unpack_video
@@ -237,6 +238,32 @@ def test_video_checkpoints_are_listed_and_used_by_the_cli(own_zoo, clip, tmp_pat
     assert zoo.load_model("tiny-dcvc", 2).intra is zoo.load_model("tiny-ms", 1)
     with pytest.raises(ModelError, match="not a video checkpoint"):
         repoint_intra(folder / "tiny-ms.pt")
+    zoo._CACHE.clear()
+    # the P-frame Gaussians' scale bounds tuned on pans of photos: same frames, fewer bits
+    from codec_lib.video_zoo import tune_bounds
+    val = tmp_path / "val"
+    val.mkdir()
+    for name, img in sample_images()[:2]:
+        img.save(val / f"{name}.png")
+    coded = {}
+    for when in ("before", "after"):
+        if when == "after":
+            sha, record = tune_bounds(folder / "tiny-dcvc.pt", [str(val)], n=2, crop=64)
+            assert sha == zoo.sha256_file(folder / "tiny-dcvc.pt")
+            assert zoo.register(folder / "tiny-dcvc.pt")
+            zoo._CACHE.clear()
+        clv2, out2 = tmp_path / f"{when}.clv", tmp_path / when
+        assert main(["compress-video", str(src), str(clv2), "--model", "tiny-dcvc", "--quality", "2"]) == 0
+        assert main(["decompress-video", str(clv2), str(out2)]) == 0
+        coded[when] = [np.asarray(Image.open(f)) for f in sorted(out2.glob("*.png"))]
+    assert all(np.array_equal(a, b) for a, b in zip(coded["before"], coded["after"]))
+    assert len(coded["after"]) == 3
+    model = zoo.load_model("tiny-dcvc", 2)
+    assert record["y"]["rate"] <= 1 and record["motion_y"]["rate"] <= 1
+    assert model.gaussian_conditional.scale_bound.tolist() == pytest.approx(record["y"]["value"])
+    assert len(record["y"]["value"]) == 24 and record["tuned_on"].endswith("(2 pans of 64 px, 4 frames)")
+    with pytest.raises(ModelError, match="not a video checkpoint"):
+        tune_bounds(folder / "tiny-ms.pt", [str(val)])
     zoo._CACHE.clear()
 
 
