@@ -131,8 +131,27 @@ def cmd_export_video(a) -> None:
     if not run.exists():
         raise UsageError(f"{run}: no such training checkpoint")
     out = _check_output(str(run), a.output, a.force)
-    sha = export_video_run(a.run, str(out), a.name, a.command or "codec-lib train-video ...",
-                           register=a.register)
+    command = a.command or "codec-lib train-video ..."
+    if not a.tune_bound:
+        sha = export_video_run(a.run, str(out), a.name, command, register=a.register)
+    else:                      # the P-frame Gaussians' scale bounds, tuned before `out` is written
+        from . import zoo
+        from .video_zoo import tune_bounds
+        if not Path(a.tune_bound).is_dir():
+            raise UsageError(f"--tune-bound {a.tune_bound}: no such folder")
+        tmp = out.with_name(f".{out.name}.tmp")
+        try:
+            export_video_run(a.run, str(tmp), a.name, command, register=False)
+            sha, record = tune_bounds(tmp, [a.tune_bound])
+            tmp.replace(out)
+        except (ValueError, OSError) as e:
+            raise UsageError(f"--tune-bound {a.tune_bound}: {e}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        print("P-frame scale bounds tuned, estimated rate " + ", ".join(
+            f"{k} {v['rate'] - 1:+.1%}" for k, v in record.items() if k != "tuned_on"))
+        if a.register:
+            zoo.register(out)
     print(f"{out}: sha256 {sha}" + (f", registered in {out.resolve().parent / 'manifest.json'}"
                                     if a.register else ""))
 
@@ -201,5 +220,7 @@ def add_parsers(sub) -> None:
     x.add_argument("run"), x.add_argument("output"), x.add_argument("--name", required=True)
     x.add_argument("--command", help="the training command to record in the manifest")
     x.add_argument("--register", action="store_true", help="add it to the folder's manifest.json")
+    x.add_argument("--tune-bound", metavar="FOLDER", help="tune the P-frame Gaussians' scale "
+                   "bounds on pans across FOLDER's photos (validation photos, never test data)")
     x.add_argument("-f", "--force", action="store_true")
     x.set_defaults(func=cmd_export_video)

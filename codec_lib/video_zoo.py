@@ -78,10 +78,11 @@ def tune_bounds(path: str | os.PathLike, folders: list[str], n: int = 16,
                 crop: int = 256) -> tuple[str, dict]:
     """Tune the scale bounds of the P-frame Gaussians of the video checkpoint at ``path``
     (:func:`codec_lib.calibrate.tune_video_bounds`: one per channel, shared by the rates) on
-    ``n`` synthetic pans of ``crop`` pixels across the photos of ``folders`` (the validation
-    clips of :mod:`codec_lib.video_data`: never the test video). The decoded frames do not
-    change, only the rate. Rewrites the file atomically, the choice recorded in its training
-    record; returns its new sha256 and the record (register it with :func:`codec_lib.zoo.register`)."""
+    ``n`` synthetic pans of ``crop`` pixels (at most the smallest photo's side) across the
+    photos of ``folders`` (the validation clips of :mod:`codec_lib.video_data`: never the test
+    video). The decoded frames do not change, only the rate. Rewrites the file atomically, the
+    choice recorded in its training record; returns its new sha256 and the record (register
+    it with :func:`codec_lib.zoo.register`)."""
     import dataclasses
     from pathlib import Path
 
@@ -99,10 +100,18 @@ def tune_bounds(path: str | os.PathLike, folders: list[str], n: int = 16,
     training = obj.get("meta", {}).get("training", {})
     fields = {f.name for f in dataclasses.fields(VideoTrainConfig)}
     cfg = VideoTrainConfig(**{k: v for k, v in training.get("config", {}).items() if k in fields})
+    from PIL import Image
+
+    from .data import list_images
+    paths = sorted(p for f in folders for p in list_images(f))[:n]   # those val_clips takes
+    if paths:                                        # photos smaller than ``crop``: their side
+        crop = min(crop, min(min(Image.open(p).size) for p in paths) // 16 * 16)
+        if crop < 64:
+            raise ValueError("the photos must be at least 64 pixels on each side")
     cfg = dataclasses.replace(cfg, crop=crop)
     record = tune_video_bounds(model, intras, val_clips(folders, cfg, n))
     where = ", ".join("/".join(Path(f).resolve().parts[-2:]) for f in folders)
-    record = {"tuned_on": f"{where} ({n} pans of {crop} px, {cfg.chain} frames)", **record}
+    record = {"tuned_on": f"{where} ({len(paths)} pans of {crop} px, {cfg.chain} frames)", **record}
     obj["state_dict"] = _pack_state(model, drop=("intra.",))
     obj.setdefault("meta", {}).setdefault("training", {})["scale_bound"] = record
     return _write(obj, path), record

@@ -324,3 +324,31 @@ def test_a_shipped_video_checkpoint_can_be_continued(own_zoo, tmp_path, capsys):
     assert main(three + ["--coding", "residual", "--intra", str(folder / "tiny-ms.pt"), "--init",
                          str(folder / "tiny-dvc.pt"), "--out", str(tmp_path / "e")]) == 1
     assert "has 2 rates, this codec 3" in capsys.readouterr().err
+
+
+def test_export_video_tunes_the_p_frame_bounds_before_writing(own_zoo, tmp_path, capsys):
+    folder = own_zoo
+    run = tmp_path / "run"
+    assert main(["--threads", "1", "train-video", "--N", "16", "--M", "24", "--C", "8",
+                 "--lmbdas", "0.005", "0.02", "--steps", "1", "--batch-size", "1", "--crop", "48",
+                 "--intra", str(folder / "tiny-ms.pt"), "--out", str(run)]) == 0
+    val = tmp_path / "val"
+    val.mkdir()
+    for name, img in sample_images()[:2]:
+        img.resize((80, 72)).save(val / f"{name}.png")              # pans of 64 pixels
+    out = folder / "tiny-dvc.pt"
+    assert main(["export-video", str(run), str(out), "--name", "tiny-dvc", "--register",
+                 "--tune-bound", str(tmp_path / "nope")]) == 1
+    assert "no such folder" in capsys.readouterr().err and not out.exists()
+    assert main(["export-video", str(run), str(out), "--name", "tiny-dvc", "--register",
+                 "--tune-bound", str(val)]) == 0
+    assert "P-frame scale bounds tuned" in capsys.readouterr().out
+    assert list(folder.glob(".*.tmp")) == []
+    e = next(e for e in zoo.read_manifest(folder)["models"] if e["name"] == "tiny-dvc")
+    assert e["sha256"] == zoo.sha256_file(out) and "scale_bound" not in e   # video: not listed
+    record = e["training"]["scale_bound"]
+    assert set(record) == {"tuned_on", "motion_y", "residual_y"}
+    assert record["tuned_on"].endswith("(2 pans of 64 px, 4 frames)")
+    model = zoo.load_model("tiny-dvc", 2)
+    assert model.residual_coder.gaussian_conditional.scale_bound.tolist() == pytest.approx(
+        record["residual_y"]["value"])
