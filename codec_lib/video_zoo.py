@@ -74,7 +74,7 @@ def repoint_intra(path: str | os.PathLike) -> str:
     return _write(obj, path)
 
 
-def tune_bounds(path: str | os.PathLike, folders: list[str], n: int = 16,
+def tune_bounds(path: str | os.PathLike, folders: list[str], n: int = 8,
                 crop: int = 256) -> tuple[str, dict]:
     """Tune the scale bounds of the P-frame Gaussians of the video checkpoint at ``path``
     (:func:`codec_lib.calibrate.tune_video_bounds`: one per channel, shared by the rates) on

@@ -163,17 +163,12 @@ video-install)
     seed=${2:?seed}; r=data/results
     for c in residual conditional; do
         "$PY" -m codec_lib --threads 2 export-video "runs/v-$c-s$seed" "data/checkpoints/video-$c.pt" \
-            --name "video-$c" --command "$(cat "runs/v-$c-s$seed.cmd")" --register --force
+            --name "video-$c" --command "$(cat "runs/v-$c-s$seed.cmd")" --register --force \
+            --tune-bound "$D/bsds500/val"
     done
-    "$PY" - "$D/bsds500/val" <<'EOF'
-import sys
+    "$PY" - <<'EOF'
 from codec_lib import zoo     # which intra models the P-frame parts were trained with: the
-from codec_lib.video_zoo import tune_bounds     # note `dependents` extends later
-for name in ("video-residual", "video-conditional"):
-    _, rec = tune_bounds(zoo.checkpoint_dir() / f"{name}.pt", [sys.argv[1]], n=8)
-    print(name, "P-frame scale bounds tuned, estimated rate:",
-          {k: v["rate"] for k, v in rec.items() if k != "tuned_on"})
-    zoo.register(zoo.checkpoint_dir() / f"{name}.pt")
+for name in ("video-residual", "video-conditional"):   # note `dependents` extends later
     for q in (2, 3, 4, 5):
         e = zoo.resolve("mean-scale", q)
         zoo.annotate(name, q, intra_note=f"the P-frame parts were last trained with mean-scale "
@@ -286,7 +281,7 @@ for name in ("video-residual", "video-conditional"):   # P-frame parts unchanged
     notes = {e["quality"]: e.get("intra_note") for e in zoo.read_manifest()["models"]
              if e["name"] == name}
     print(name, repoint_intra(zoo.checkpoint_dir() / f"{name}.pt")[:16])
-    _, rec = tune_bounds(zoo.checkpoint_dir() / f"{name}.pt", [sys.argv[1]], n=8)
+    _, rec = tune_bounds(zoo.checkpoint_dir() / f"{name}.pt", [sys.argv[1]])
     print(name, "P-frame scale bounds tuned, estimated rate:",
           {k: v["rate"] for k, v in rec.items() if k != "tuned_on"})
     zoo.register(zoo.checkpoint_dir() / f"{name}.pt")
