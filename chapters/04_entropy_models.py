@@ -255,8 +255,9 @@ print(f"entropies of the {C_z} learned densities: min {H_z.min():.2f}, median {H
 # %%
 def gaussian_bin_likelihood(y_hat, scales, means, scale_bound=0.11):
     s = scales.clamp_min(scale_bound)
-    phi = lambda t: 0.5 * (1 + torch.erf(t / math.sqrt(2)))
-    return (phi((y_hat - means + 0.5) / s) - phi((y_hat - means - 0.5) / s)).clamp_min(1e-9)
+    v = (y_hat - means).abs()                    # symmetric: work in the lower tail, where
+    phi = lambda t: 0.5 * torch.erfc(-t / math.sqrt(2))   # erfc keeps float32's precision
+    return (phi((0.5 - v) / s) - phi((-0.5 - v) / s)).clamp_min(1e-9)
 
 
 args64 = [a[k].double() for k in ("y_hat", "scales", "means")]

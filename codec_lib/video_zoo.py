@@ -87,8 +87,10 @@ def tune_bounds(path: str | os.PathLike, folders: list[str], n: int = 8,
     from pathlib import Path
 
     import torch
+    from PIL import Image
 
     from .calibrate import tune_video_bounds
+    from .data import list_images
     from .video_data import val_clips
     from .video_train import VideoTrainConfig
     from .zoo import _pack_state, _unpack_state, _write, load_ref
@@ -100,9 +102,6 @@ def tune_bounds(path: str | os.PathLike, folders: list[str], n: int = 8,
     training = obj.get("meta", {}).get("training", {})
     fields = {f.name for f in dataclasses.fields(VideoTrainConfig)}
     cfg = VideoTrainConfig(**{k: v for k, v in training.get("config", {}).items() if k in fields})
-    from PIL import Image
-
-    from .data import list_images
     paths = sorted(p for f in folders for p in list_images(f))[:n]   # those val_clips takes
     if paths:                                        # photos smaller than ``crop``: their side
         crop = min(crop, min(min(Image.open(p).size) for p in paths) // 16 * 16)

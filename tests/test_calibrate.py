@@ -33,7 +33,7 @@ def test_a_scale_on_the_bound_still_learns_to_widen():
 
 def test_tuning_the_bound_saves_bytes_and_leaves_the_image_alone(shipped_model, photos):
     plain = copy.deepcopy(shipped_model)                 # (the shipped one has its own, tuned)
-    plain.gaussian_conditional.scale_bound.fill_(0.11)
+    plain.gaussian_conditional.set_scale_bound(0.11)
     model = copy.deepcopy(plain)
     images = [img for _, img in photos]
     bits = rate_by_bound(model, images[:2], (0.11, 0.2, 0.3))
@@ -101,9 +101,9 @@ def test_the_bound_travels_with_the_weights(shipped_model, tmp_path):
     """Stored exactly (not in half precision) and part of the weights hash, except at the
     default 0.11: files and bitstreams from before it was stored keep their hashes."""
     model = copy.deepcopy(shipped_model)
-    model.gaussian_conditional.scale_bound.fill_(0.11)
+    model.gaussian_conditional.set_scale_bound(0.11)
     h = zoo.weights_hash(model)
-    model.gaussian_conditional.scale_bound.fill_(0.29)
+    model.gaussian_conditional.set_scale_bound(0.29)
     assert zoo.weights_hash(model) != h
     zoo.save_checkpoint(model, tmp_path / "m.pt", "m", 4, 0.025)
     loaded = zoo.load_checkpoint(tmp_path / "m.pt")
@@ -120,7 +120,7 @@ def test_compressai_codes_with_our_bound(shipped_model, photos):
     from codec_lib.data import to_tensor
     from codec_lib.interop import from_compressai, same_likelihoods, to_compressai
     model = copy.deepcopy(shipped_model)
-    model.gaussian_conditional.scale_bound.fill_(0.25)
+    model.gaussian_conditional.set_scale_bound(0.25)
     theirs = to_compressai(model)
     x = to_tensor(photos[0][1].crop((0, 0, 128, 128)))
     assert same_likelihoods(model, theirs, x)
@@ -153,7 +153,7 @@ def test_export_tune_bound_records_the_choice(tiny_zoo, tmp_path, capsys):
 def test_bound_report_measures_real_bytes_at_both_bounds(tiny_zoo, script, tmp_path, capsys):
     report = script("bound_report")
     model = zoo.load_model("tiny-ms", 1)
-    model.gaussian_conditional.scale_bound.fill_(0.3)                 # as if tuned
+    model.gaussian_conditional.set_scale_bound(0.3)                 # as if tuned
     zoo.save_checkpoint(model, tiny_zoo / "tuned.pt", "tuned-ms", 1, 0.01)
     zoo.register(tiny_zoo / "tuned.pt", training={"command": "test", "steps": 20, "device": "cpu"})
     try:
