@@ -67,6 +67,14 @@ def bits_by_bound(model, images: list[Image.Image], bounds=BOUNDS) -> dict:
     return out
 
 
+def _best_per_channel(bits: dict) -> tuple[list, torch.Tensor]:
+    """``bits``: ``{candidate: (M,) bits per channel}``. Each channel's candidate with the fewest
+    bits (the rate is a sum over channels), and those bits ``(M,)``."""
+    cands = list(bits)
+    table = torch.stack([bits[b] for b in cands])                         # (candidates, M)
+    return [cands[i] for i in table.argmin(0).tolist()], table.min(0).values
+
+
 def rate_by_bound(model, images: list[Image.Image], bounds=BOUNDS) -> dict[float, float]:
     """Estimated bits of ``images`` (as :func:`bits_by_bound`, summed) for each bound."""
     return {b: float(y.sum()) + rest for b, (y, rest) in bits_by_bound(model, images, bounds).items()}
@@ -88,11 +96,9 @@ def tune_scale_bound(model, images: list[Image.Image], bounds=BOUNDS,
     total = lambda yr: float(yr[0].sum()) + yr[1]                         # noqa: E731
     rel = {b: total(yr) / total((y0, rest0)) for b, yr in bits.items()}
     if per_channel:
-        cands = list(bits)
-        per = torch.stack([bits[b][0] for b in cands])                    # (len(bounds), M)
-        best = [cands[i] for i in per.argmin(0).tolist()]
-        rest = bits[cands[0]][1]                                          # z: no bound
-        rel["per channel"] = (float(per.min(0).values.sum()) + rest) / total((y0, rest0))
+        best, least = _best_per_channel({b: y for b, (y, _) in bits.items()})
+        rest = next(iter(bits.values()))[1]                               # z: no bound
+        rel["per channel"] = (float(least.sum()) + rest) / total((y0, rest0))
     else:
         best = min(rel, key=rel.get)
     gc.set_scale_bound(best)
@@ -109,42 +115,36 @@ def tune_video_bounds(model, intras: list, x: torch.Tensor, bounds=BOUNDS) -> di
     :func:`codec_lib.video_train.evaluate_video_loss`). The frames are the same whatever the
     bounds, so the chain is decoded once. Returns per Gaussian (its likelihoods' key) the
     bounds chosen and the rate relative to the bounds before."""
-    from .video_train import _to_8bit
+    from .video_train import low_delay
     was_training = model.training
     model.eval()
     gcs = {"motion_y": model.motion_coder.gaussian_conditional}
     gcs.update({"residual_y": model.residual_coder.gaussian_conditional}
                if model.coding == "residual" else {"y": model.gaussian_conditional})
-    steps = []                                               # (rate, frame, reference)
-    for k in range(len(model.lmbdas)):
-        model.set_rate(k)
-        ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])
-        for t in range(1, x.shape[1]):
-            steps.append((k, t, ref))
-            ref = _to_8bit(model(x[:, t], ref)["x_hat"])
+    rate, steps = model.rate, []                             # (rate, frame, reference)
 
-    def channel_bits() -> dict[str, torch.Tensor]:          # {key: (M,)} over all steps
-        out = dict.fromkeys(gcs, 0.0)
-        for k, t, ref in steps:
-            model.set_rate(k)
-            lik = model(x[:, t], ref)["likelihoods"]
-            for key in gcs:
-                out[key] = out[key] + (-torch.log2(lik[key].double())).sum((0, 2, 3))
-        return out
+    def add(bits, lik):                                      # {key: (M,)} += this pass's bits
+        return {key: bits.get(key, 0.0) + (-torch.log2(lik[key].double())).sum((0, 2, 3))
+                for key in gcs}
 
-    rate = model.rate
-    before = channel_bits()
-    per = []                                                 # per candidate: {key: (M,)}
+    before = {}
+    for k, t, ref, out in low_delay(model, intras, x):       # the chain, decoded once
+        steps.append((k, t, ref))
+        before = add(before, out["likelihoods"])
+    per = {}                                                 # per candidate: {key: (M,)}
     for b in bounds:
         for gc in gcs.values():
             gc.set_scale_bound(b)
-        per.append(channel_bits())
+        per[b] = {}
+        for k, t, ref in steps:
+            model.set_rate(k)
+            per[b] = add(per[b], model(x[:, t], ref)["likelihoods"])
     record = {}
     for key, gc in gcs.items():
-        table = torch.stack([p[key] for p in per])            # (len(bounds), M)
-        gc.set_scale_bound([bounds[i] for i in table.argmin(0).tolist()])
+        best, least = _best_per_channel({b: p[key] for b, p in per.items()})
+        gc.set_scale_bound(best)
         record[key] = {"value": [round(float(v), 6) for v in gc.scale_bound],
-                       "rate": round(float(table.min(0).values.sum() / before[key].sum()), 4)}
+                       "rate": round(float(least.sum() / before[key].sum()), 4)}
     model.set_rate(rate)
     model.update_tables()
     model.train(was_training)

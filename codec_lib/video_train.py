@@ -50,7 +50,7 @@ from .progress import Smoothed, TrainingBar
 from .train import _rng_state, _save_atomic, _set_rng_state, configure_optimizers, rd_loss, use_bf16
 from .video_data import clip_batch, training_sources, val_clips
 
-__all__ = ["VideoTrainConfig", "build_video_model", "clip_batch", "val_clips", "evaluate_video_loss",
+__all__ = ["VideoTrainConfig", "build_video_model", "clip_batch", "val_clips", "evaluate_video_loss", "low_delay",
            "fit_video", "export_video_run"]
 
 LMBDAS = [0.0035, 0.0067, 0.013, 0.025]      # the image models' lmbda for qualities 2..5
@@ -110,18 +110,25 @@ def evaluate_video_loss(model, intras: list, x: torch.Tensor, lmbdas: list[float
     over the P-frames, per rate ``k`` and over the rates."""
     was_training = model.training
     model.eval()
-    per_rate = []
-    for k, lmbda in enumerate(lmbdas):
-        model.set_rate(k)
-        ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])
-        losses = []
-        for t in range(1, x.shape[1]):
-            o = model(x[:, t], ref)
-            losses.append(float(rd_loss(o, x[:, t], lmbda)["loss"]))
-            ref = _to_8bit(o["x_hat"])
-        per_rate.append(sum(losses) / len(losses))
+    losses = [[] for _ in lmbdas]
+    for k, t, _, o in low_delay(model, intras, x, len(lmbdas)):
+        losses[k].append(float(rd_loss(o, x[:, t], lmbdas[k])["loss"]))
+    per_rate = [sum(v) / len(v) for v in losses]
     model.train(was_training)
     return {"loss": sum(per_rate) / len(per_rate), "per_rate": per_rate}
+
+
+def low_delay(model, intras: list, x: torch.Tensor, rates: int | None = None):
+    """Code clips ``x (B, T, 3, H, W)`` low-delay at each rate ``k`` (all of the model's, or
+    the first ``rates``): frame 0 by ``intras[k]``, then each P-frame from the codec's own
+    8-bit output. Yields ``(k, t, ref, out)``, ``out`` the codec's pass on frame ``t``."""
+    for k in range(len(model.lmbdas) if rates is None else rates):
+        model.set_rate(k)
+        ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])
+        for t in range(1, x.shape[1]):
+            out = model(x[:, t], ref)
+            yield k, t, ref, out
+            ref = _to_8bit(out["x_hat"])
 
 
 def _init_from(model, path: str) -> None:
