@@ -24,6 +24,8 @@ training minimizes) over ``bounds``; the real bytes follow it (measured on Kodak
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from PIL import Image
 
@@ -43,25 +45,55 @@ def _crops(images: list[Image.Image]) -> list[Image.Image]:
     return crops
 
 
+@contextmanager
+def _recording(gcs: dict):
+    """Record, for each Gaussian of ``gcs`` (``{key: GaussianConditional}``), the arguments of its
+    calls (``y_hat``, ``scales``, ``means``) during the ``with`` block: its likelihoods under
+    another bound then need no pass through the networks (``y_hat`` depends on no bound)."""
+    calls = {key: [] for key in gcs}
+
+    def hook(key):
+        def record(module, args, kwargs, output):
+            scales = args[1] if len(args) > 1 else kwargs["scales"]
+            means = args[2] if len(args) > 2 else kwargs.get("means")
+            calls[key].append((output[0], scales, means))
+        return record
+
+    handles = [gc.register_forward_hook(hook(key), with_kwargs=True) for key, gc in gcs.items()]
+    try:
+        yield calls
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _channel_bits(gc, calls: list) -> torch.Tensor:
+    """Bits per channel ``(M,)`` of one pass's recorded calls of ``gc`` under its bound now (a
+    channel-conditional model calls it once per slice: the slices' channels follow each other)."""
+    return torch.cat([(-torch.log2(gc.likelihood(y_hat, scales, means).double())).sum((0, 2, 3))
+                      for y_hat, scales, means in calls]).cpu()
+
+
 @torch.no_grad()
 def bits_by_bound(model, images: list[Image.Image], bounds=BOUNDS) -> dict:
     """For each bound (a float, or one per channel), the estimated bits of ``images`` (each
     cropped to a multiple of 64 pixels: no padded latents): ``{bound: (y_bits (M,), rest)}``,
     ``y``'s bits per channel and those of everything else (``z``), from the model's own
-    ``likelihoods`` (:func:`codec_lib.evaluate.likelihoods`, as :func:`~codec_lib.evaluate.estimate_bits`)."""
-    crops = _crops(images)
+    ``likelihoods`` (:func:`codec_lib.evaluate.likelihoods`, as :func:`~codec_lib.evaluate.estimate_bits`).
+    The networks run once per image; each bound then only redoes the Gaussian's likelihoods."""
     gc = model.gaussian_conditional
     kept = gc.scale_bound.clone()
+    passes, rest = [], 0.0
+    for img in _crops(images):
+        with _recording({"y": gc}) as calls:
+            lik = likelihoods(model, img)
+        passes.append(calls["y"])
+        rest += sum(float(-torch.log2(v.double()).sum()) for k, v in lik.items() if k != "y")
     out = {}
     try:
         for b in bounds:
             gc.set_scale_bound(b)
-            y_bits, rest = 0.0, 0.0
-            for img in crops:
-                lik = likelihoods(model, img)
-                y_bits = y_bits + (-torch.log2(lik["y"].double())).sum((0, 2, 3)).cpu()   # (M,)
-                rest += sum(float(-torch.log2(v.double()).sum()) for k, v in lik.items() if k != "y")
-            out[b] = (y_bits, rest)
+            out[b] = (sum(_channel_bits(gc, calls) for calls in passes), rest)
     finally:
         gc.set_scale_bound(kept)
     return out
@@ -113,7 +145,8 @@ def tune_video_bounds(model, intras: list, x: torch.Tensor, bounds=BOUNDS) -> di
     with the fewest estimated bits over clips ``x (B, T, 3, H, W)`` coded low-delay at every rate
     (frame 0 by ``intras[k]``, then each P-frame from the codec's own output, as
     :func:`codec_lib.video_train.evaluate_video_loss`). The frames are the same whatever the
-    bounds, so the chain is decoded once. Returns per Gaussian (its likelihoods' key) the
+    bounds, so the chain runs once and each candidate only redoes the Gaussians' likelihoods
+    from their recorded inputs. Returns per Gaussian (its likelihoods' key) the
     bounds chosen and the rate relative to the bounds before."""
     from .video_train import low_delay
     was_training = model.training
@@ -121,24 +154,19 @@ def tune_video_bounds(model, intras: list, x: torch.Tensor, bounds=BOUNDS) -> di
     gcs = {"motion_y": model.motion_coder.gaussian_conditional}
     gcs.update({"residual_y": model.residual_coder.gaussian_conditional}
                if model.coding == "residual" else {"y": model.gaussian_conditional})
-    rate, steps = model.rate, []                             # (rate, frame, reference)
-
-    def add(bits, lik):                                      # {key: (M,)} += this pass's bits
-        return {key: bits.get(key, 0.0) + (-torch.log2(lik[key].double())).sum((0, 2, 3))
-                for key in gcs}
-
-    before = {}
-    for k, t, ref, out in low_delay(model, intras, x):       # the chain, decoded once
-        steps.append((k, t, ref))
-        before = add(before, out["likelihoods"])
+    rate = model.rate
+    before, passes = {}, []                                  # passes: each step's recorded calls
+    with _recording(gcs) as calls:
+        for k, t, ref, out in low_delay(model, intras, x):   # the chain, run once
+            passes.append({key: calls[key][sum(len(p[key]) for p in passes):] for key in gcs})
+            for key in gcs:
+                lik = out["likelihoods"][key].double()
+                before[key] = before.get(key, 0.0) + (-torch.log2(lik)).sum((0, 2, 3))
     per = {}                                                 # per candidate: {key: (M,)}
     for b in bounds:
         for gc in gcs.values():
             gc.set_scale_bound(b)
-        per[b] = {}
-        for k, t, ref in steps:
-            model.set_rate(k)
-            per[b] = add(per[b], model(x[:, t], ref)["likelihoods"])
+        per[b] = {key: sum(_channel_bits(gc, p[key]) for p in passes) for key, gc in gcs.items()}
     record = {}
     for key, gc in gcs.items():
         best, least = _best_per_channel({b: p[key] for b, p in per.items()})
