@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from codec_lib import zoo
-from codec_lib.calibrate import rate_by_bound, tune_scale_bound
+from codec_lib.calibrate import bits_by_bound, rate_by_bound, tune_scale_bound
 from codec_lib.cli import main
 from codec_lib.codec import decode_image, encode_image
 from codec_lib.entropy_models import GaussianConditional
+from codec_lib.evaluate import likelihoods
 from codec_lib.layers import lower_bound
 
 
@@ -48,6 +49,27 @@ def test_tuning_the_bound_saves_bytes_and_leaves_the_image_alone(shipped_model, 
     assert np.array_equal(np.asarray(decode_image(after.data, model=model)), np.asarray(after.x_hat))
     with pytest.raises(ValueError, match="64x64"):
         rate_by_bound(model, [img.crop((0, 0, 40, 40))])
+
+
+@pytest.mark.parametrize("name", ["mean-scale", "channel-context"])
+def test_bits_by_bound_equal_a_full_pass_at_each_bound(name, photos):
+    """The networks run once; each bound only redoes the Gaussian's likelihoods (slice by slice
+    for the channel-conditional model): the bits must be those of a full pass at that bound."""
+    try:
+        model = copy.deepcopy(zoo.load_model(name, 2))
+    except zoo.ModelError as e:
+        pytest.skip(f"no shipped model: {e}")
+    img = photos[1][1].crop((0, 0, 192, 128))
+    per_channel = tuple(0.11 + 0.01 * (c % 7) for c in range(model.M))
+    bounds = (0.11, 0.25, per_channel if model.per_channel_bound else 0.4)
+    got = bits_by_bound(model, [img], bounds)
+    for b in bounds:
+        y, rest = got[b]
+        model.gaussian_conditional.set_scale_bound(b)
+        lik = likelihoods(model, img)
+        want = (-torch.log2(lik["y"].double())).sum((0, 2, 3))
+        assert torch.allclose(y, want, rtol=1e-9) and rest == pytest.approx(
+            float(-torch.log2(lik["z"].double()).sum()), rel=1e-9)
 
 
 def test_a_bound_per_channel_beats_the_best_single_one_and_codes_the_same_image(shipped_model,
