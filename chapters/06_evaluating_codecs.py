@@ -166,7 +166,7 @@ print(results_table(kodak["results"], "jpeg", "ms_ssim"))
 # * The classic codecs rank as their age suggests: WebP, JPEG 2000 and AVIF all need far fewer
 #   bits than JPEG for the same PSNR, AVIF most.
 # * Our reference models were trained mostly on a 2-core CPU (the mean-scale models for about
-#   19 hours in eighteen stages, then two stages of 8 and 6.5 minutes on a GPU; every model's steps,
+#   22 hours in twenty-two CPU stages and two of 8 and 6.5 minutes on a GPU; every model's steps,
 #   devices and wall time are in `codec-lib models --json`). Published models of the same
 #   architectures, trained on GPUs for millions of image crops, reach about −57 % (mean-scale
 #   hyperprior) and −43 % (factorized prior) against JPEG on Kodak, and beat WebP (CompressAI's
@@ -183,8 +183,9 @@ print(results_table(kodak["results"], "jpeg", "ms_ssim"))
 #   after two more stages of 7,000 steps and fifteen time-budgeted ones (80, 75, 72, 72 and 75
 #   minutes, then 45, 45 and 55 in bfloat16, 50 in float32, and 45, 40, 45, 45, 45 and 45 in
 #   bfloat16; about 3,400 to 8,500 steps each), then two on a GPU (8 and 6.5 minutes, about 12,400
-#   and 11,500 steps of 16 crops of 256²), for the mean-scale models alone (about 140,100 in all) it is
-#   the figure printed above. Neither family is
+#   and 11,500 steps of 16 crops of 256²) and three more on the CPU (55, 50 and 50 minutes in
+#   bfloat16, about 6,200 to 7,600 steps each), for the mean-scale models alone (about 160,000 in
+#   all) it is the figure printed above. Neither family is
 #   converged: read the figure as the state of these checkpoints, not as the two architectures'
 #   gap.
 # * BD-rates are only defined over the overlap of the curves; a curve that covers a narrow range

@@ -317,16 +317,16 @@ assert bd["x264"] > 100                       # far behind x264 (see below)
 # Against all-intra coding with the same image model, our residual codec still loses (the
 # BD-rate printed above: more than a quarter more rate at equal PSNR). Its P-frame parts were first
 # trained with an earlier, much weaker image model (8,500 steps), against which they saved a
-# quarter of the rate. The image model then trained on alone, to about 153,000 steps in
-# twenty-two stages (two on a GPU), and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead;
+# quarter of the rate. The image model then trained on alone, to about 160,000 steps in
+# twenty-three stages (two on a GPU), and each of its stages made all-intra coding better (at worst all-intra was 48 % ahead;
 # the P-frame coders' own scale bounds, chapter 5, are tuned too since the last one);
 # each of the eight stages of the P-frame parts against the image model of its time won part of
 # that back (the README's table "How the gap to all-intra moved" lists every step). A P-frame
 # codec has to be trained with the quality of reference it will see (the conditional codec of
 # chapter 9, trained the same way, beat all-intra against the image models of its time, fell
 # behind as the image model improved, was about 1 % ahead again after a stage against an earlier
-# image model, level with the next one after one stage against it, and about 13 % behind today's,
-# two image stages later; that stage did not help the residual codec on this sequence).
+# image model, level with the next one after one stage against it, and about 15 % behind today's,
+# three image stages later; that stage did not help the residual codec on this sequence).
 # Against x264 and x265 it is about eight times as expensive: it is small (about 1.3 M
 # parameters), trained for about eight hours on one CPU core, and its motion estimator does not
 # predict yet (see 8.3), while x264 is the product of decades of engineering. Published learned

@@ -301,7 +301,7 @@ assert bd["video-residual"] < 0          # conditioning beats subtracting, from 
 # %% [markdown]
 # Conditional coding beats residual coding by the BD-rate printed above, from the same starting
 # point, with the same motion parts, training data and steps, and about the same size. Against
-# all-intra coding with today's image model it spends about 13 % more (the `mean-scale` line
+# all-intra coding with today's image model it spends about 15 % more (the `mean-scale` line
 # above), the residual codec more than a quarter more: both P-frame parts were first
 # trained against a much weaker image model, and only a stage against each better image model
 # wins part of that back (chapter 8 shows how the gap grew and what retraining them won back). This is the argument of section 9.1 at work: coding a

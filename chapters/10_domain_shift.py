@@ -159,7 +159,7 @@ assert bd_s > bd_k          # the domain shift, measured: the learned codec lose
 
 # %% [markdown]
 # On photos the mean-scale model needs about two fifths fewer bits than JPEG; on screens only
-# about a seventh fewer (ahead at its lowest rate, behind at its highest), while WebP and AVIF need about half of
+# about a sixth fewer (ahead at its lowest rate, behind at its highest), while WebP and AVIF need about half of
 # JPEG's there, and its curve hardly climbs: from its lowest to its highest rate it gains under
 # 2 dB, where the classic codecs gain many (the points printed above). Its four λ were chosen for
 # photos, where they span about 3 dB on Kodak; on text they all land at low PSNR.
@@ -275,7 +275,7 @@ print(", ".join(f"{n}: RD loss {g:+.1f} %" for n, g in gain.items()))
 # * Screen content differs from photos in measurable ways: mostly identical neighbours, few
 #   colours, many sharp steps.
 # * A learned codec is fitted to its training domain. Trained on photos, ours needs about two
-#   fifths fewer bits than JPEG on Kodak and only about a seventh fewer on screen content, where its curve
+#   fifths fewer bits than JPEG on Kodak and only about a sixth fewer on screen content, where its curve
 #   barely rises with the rate and WebP and AVIF need about half.
 # * The rate map shows where it pays: on every stroke of text, which its entropy model cannot
 #   predict.
