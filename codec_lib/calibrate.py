@@ -154,19 +154,21 @@ def tune_video_bounds(model, intras: list, x: torch.Tensor, bounds=BOUNDS) -> di
     gcs = {"motion_y": model.motion_coder.gaussian_conditional}
     gcs.update({"residual_y": model.residual_coder.gaussian_conditional}
                if model.coding == "residual" else {"y": model.gaussian_conditional})
-    rate = model.rate
-    before, passes = {}, []                                  # passes: each step's recorded calls
-    with _recording(gcs) as calls:
-        for k, t, ref, out in low_delay(model, intras, x):   # the chain, run once
-            passes.append({key: calls[key][sum(len(p[key]) for p in passes):] for key in gcs})
-            for key in gcs:
-                lik = out["likelihoods"][key].double()
-                before[key] = before.get(key, 0.0) + (-torch.log2(lik)).sum((0, 2, 3))
-    per = {}                                                 # per candidate: {key: (M,)}
+    rate, passes, chain = model.rate, [], low_delay(model, intras, x)
+    while True:                                              # the chain, run once: one pass
+        with _recording(gcs) as calls:                       # of the Gaussians per P-frame
+            if next(chain, None) is None:
+                break
+        passes.append(calls)
+
+    def bits() -> dict:                                      # {key: (M,)} at the bounds now
+        return {key: sum(_channel_bits(gc, p[key]) for p in passes) for key, gc in gcs.items()}
+
+    before, per = bits(), {}                                 # per candidate: {key: (M,)}
     for b in bounds:
         for gc in gcs.values():
             gc.set_scale_bound(b)
-        per[b] = {key: sum(_channel_bits(gc, p[key]) for p in passes) for key, gc in gcs.items()}
+        per[b] = bits()
     record = {}
     for key, gc in gcs.items():
         best, least = _best_per_channel({b: p[key] for b, p in per.items()})

@@ -111,7 +111,7 @@ def evaluate_video_loss(model, intras: list, x: torch.Tensor, lmbdas: list[float
     was_training = model.training
     model.eval()
     losses = [[] for _ in lmbdas]
-    for k, t, _, o in low_delay(model, intras, x, len(lmbdas)):
+    for k, t, o in low_delay(model, intras, x, len(lmbdas)):
         losses[k].append(float(rd_loss(o, x[:, t], lmbdas[k])["loss"]))
     per_rate = [sum(v) / len(v) for v in losses]
     model.train(was_training)
@@ -121,13 +121,13 @@ def evaluate_video_loss(model, intras: list, x: torch.Tensor, lmbdas: list[float
 def low_delay(model, intras: list, x: torch.Tensor, rates: int | None = None):
     """Code clips ``x (B, T, 3, H, W)`` low-delay at each rate ``k`` (all of the model's, or
     the first ``rates``): frame 0 by ``intras[k]``, then each P-frame from the codec's own
-    8-bit output. Yields ``(k, t, ref, out)``, ``out`` the codec's pass on frame ``t``."""
+    8-bit output. Yields ``(k, t, out)``, ``out`` the codec's pass on frame ``t``."""
     for k in range(len(model.lmbdas) if rates is None else rates):
         model.set_rate(k)
         ref = _to_8bit(intras[k % len(intras)](x[:, 0])["x_hat"])
         for t in range(1, x.shape[1]):
             out = model(x[:, t], ref)
-            yield k, t, ref, out
+            yield k, t, out
             ref = _to_8bit(out["x_hat"])
 
 
